@@ -1,0 +1,50 @@
+"""abstractad: one automatic-differentiation interface over JAX, PyTorch, TensorFlow, autograd
+and finite differences. Importing it imports no engine."""
+
+from . import backends as backends
+from ._arrays import array_namespace as array_namespace
+from ._backend import Backend as Backend
+from ._backend import known_backends as known_backends
+from ._backend import register_backend as register_backend
+from ._backend import resolve as resolve_backend
+from ._errors import MissingEngineError as MissingEngineError
+from ._first_order import derivative as derivative
+from ._first_order import gradient as gradient
+from ._first_order import jacobian as jacobian
+from ._first_order import jvp as jvp
+from ._first_order import value_and_derivative as value_and_derivative
+from ._first_order import value_and_gradient as value_and_gradient
+from ._first_order import value_and_jacobian as value_and_jacobian
+from ._first_order import value_and_jvp as value_and_jvp
+from ._first_order import value_and_vjp as value_and_vjp
+from ._first_order import vjp as vjp
+from ._second_order import hessian as hessian
+from ._second_order import hvp as hvp
+from ._second_order import second_derivative as second_derivative
+from ._second_order import value_gradient_and_hessian as value_gradient_and_hessian
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Backend",
+    "MissingEngineError",
+    "array_namespace",
+    "backends",
+    "derivative",
+    "gradient",
+    "hessian",
+    "hvp",
+    "jacobian",
+    "jvp",
+    "known_backends",
+    "register_backend",
+    "resolve_backend",
+    "second_derivative",
+    "value_and_derivative",
+    "value_and_gradient",
+    "value_and_jacobian",
+    "value_and_jvp",
+    "value_and_vjp",
+    "value_gradient_and_hessian",
+    "vjp",
+]

@@ -1,0 +1,63 @@
+"""Second-order operators: hvp, hessian, value_gradient_and_hessian, second_derivative."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import _derive
+from ._call import run
+from ._first_order import BackendLike, _seed_like_x
+
+
+def hvp(f: Callable, x: Any, v: Any, *args: Any, backend: BackendLike = None) -> Any:
+    """``∇²f(x) v``, with the shape of `x`, without forming the Hessian (forward-over-reverse).
+
+    >>> import numpy as np, abstractad as ad
+    >>> ad.hvp(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]), np.array([1.0, 1.0]), backend="autograd")
+    array([ 6., 12.])
+    """
+    return run("hvp", _wrap_first(_derive.hvp), f, x, (v,), args, backend, check_seeds=_seed_like_x("hvp", v))[0]
+
+
+def _wrap_first(derive: Callable) -> Callable:
+    def first(b, f, x, *static):  # noqa: ANN001, ANN202 - internal adapter
+        return (derive(b, f, x, *static),)
+
+    return first
+
+
+def value_gradient_and_hessian(
+    f: Callable, x: Any, *args: Any, backend: BackendLike = None, chunk_size: int | None = None
+) -> tuple[Any, Any, Any]:
+    """``(f(x), ∇f(x), ∇²f(x))``; the Hessian has shape ``x.shape + x.shape``.
+
+    >>> import numpy as np, abstractad as ad
+    >>> ad.value_gradient_and_hessian(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]), backend="autograd")
+    (9.0, array([ 3., 12.]), array([[ 6.,  0.],
+           [ 0., 12.]]))
+    """
+    return run(
+        "value_gradient_and_hessian", _derive.value_gradient_and_hessian, f, x, (), args, backend, static=(chunk_size,)
+    )
+
+
+def hessian(f: Callable, x: Any, *args: Any, backend: BackendLike = None, chunk_size: int | None = None) -> Any:
+    """The Hessian of scalar-valued `f` at `x`, of shape ``x.shape + x.shape``.
+
+    >>> import numpy as np, abstractad as ad
+    >>> ad.hessian(lambda x: x[0] * x[1] ** 2, np.array([1.0, 2.0]), backend="autograd")
+    array([[0., 4.],
+           [4., 4.]])
+    """
+    return run("hessian", _derive.gradient_and_hessian, f, x, (), args, backend, static=(chunk_size,))[1]
+
+
+def second_derivative(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> Any:
+    """``f''(x)`` for a scalar `x`, with the shape of ``f(x)``.
+
+    >>> import abstractad as ad
+    >>> ad.second_derivative(lambda x: x ** 3, 2.0, backend="autograd")
+    12.0
+    """
+    return run("second_derivative", _wrap_first(_derive.second_derivative), f, x, (), args, backend)[0]

@@ -1,0 +1,44 @@
+"""HIPS autograd: reverse mode (``make_vjp``) and forward mode (``make_jvp``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import autograd.numpy as anp
+from autograd.core import make_jvp, make_vjp
+
+from abstractad._backend import Backend, Mode, check_mode
+
+
+@dataclasses.dataclass(frozen=True)
+class Autograd(Backend):
+    """Differentiate with HIPS autograd: ``make_vjp`` reverse, ``make_jvp`` forward.
+
+    `f` receives NumPy arrays or autograd boxes: write it with ``autograd.numpy`` or with
+    ``ad.array_namespace(x)``. Results of nested calls stay boxed, so autograd differentiates
+    its own derivatives (Hessians by nesting itself).
+
+    >>> import numpy as np, abstractad as ad
+    >>> ad.hessian(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]), backend=ad.backends.Autograd())
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
+
+    name: ClassVar[str] = "autograd"
+    mode: Mode = None
+
+    def __post_init__(self) -> None:
+        check_mode(self.mode)
+
+    def pushforward(self, f: Callable, x: Any, v: Any) -> tuple[Any, Any]:
+        y, jv = make_jvp(f, x)(v)
+        return y, jv
+
+    def pullback(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
+        vjp, y = make_vjp(f, x)
+        return y, vjp
+
+    def asarray(self, a: Any) -> Any:
+        return anp.asarray(super().asarray(a))
