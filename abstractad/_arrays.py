@@ -201,22 +201,23 @@ class ArrayInfo:
     dtype: str
     shape: tuple[int, ...]
     device: Any = None
+    scalar: bool = False  # a Python float or NumPy scalar: 0-d results come back as NumPy scalars
 
 
 def describe(x: Any, what: str = "x") -> ArrayInfo:
     """Check that `x` is differentiable and record its library, dtype, shape and device."""
-    if isinstance(x, bool) or (isinstance(x, numbers.Number) and not isinstance(x, (float, complex))):
-        raise _errors.bad_dtype(dtype_name(x), what)
-    if isinstance(x, (float, complex)) and library_of(x) is None:
-        return ArrayInfo("python", dtype_name(x), ())
     lib = library_of(x)
+    if lib is None and isinstance(x, numbers.Number):
+        if not isinstance(x, (float, complex)) or isinstance(x, bool):
+            raise _errors.bad_dtype(dtype_name(x), what)
+        return ArrayInfo("python", dtype_name(x), (), scalar=True)
     if lib is None:
         raise _errors.bad_input_type(x, what)
     dtype = check_differentiable(x, what)
     device = getattr(x, "device", None) if lib in ("torch", "jax") else None
     if lib == "jax":
         device = next(iter(x.devices())) if hasattr(x, "devices") and not _is_jax_tracer(x) else None
-    return ArrayInfo(lib, dtype, shape_of(x), device)
+    return ArrayInfo(lib, dtype, shape_of(x), device, scalar=isinstance(x, np.generic))
 
 
 def _is_jax_tracer(x: Any) -> bool:
@@ -287,6 +288,8 @@ def restore(a: Any, info: ArrayInfo) -> Any:
 def restore_python(a: Any, info: ArrayInfo) -> Any:
     """As `restore`, and a 0-d result for a Python float input becomes a NumPy scalar."""
     out = restore(a, info)
-    if info.library == "python" and isinstance(out, np.ndarray) and out.ndim == 0:
+    if info.scalar and isinstance(out, np.ndarray) and out.ndim == 0:
         return out[()]
+    if info.library == "numpy" and not info.scalar and isinstance(out, np.generic):
+        return np.asarray(out)
     return out

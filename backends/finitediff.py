@@ -96,7 +96,8 @@ class FiniteDiff(Backend):
         x = np.asarray(x)
         vs = np.asarray(vs, dtype=x.dtype)
         method = self._method()
-        hs = np.array([self._step(x, v, method) for v in vs]).reshape((-1,) + (1,) * x.ndim)
+        real = np.result_type(x.dtype, np.float32)
+        hs = np.array([self._step(x, v, method) for v in vs], dtype=real).reshape((-1,) + (1,) * x.ndim)
         with _counter("depth"):
             if method == "complex":
                 ctype = np.result_type(x.dtype, np.complex64)

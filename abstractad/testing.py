@@ -1,0 +1,187 @@
+"""Test scenarios with analytic derivatives, shared by abstractad's tests and by backend authors.
+
+Each :class:`Scenario` is a function written once against ``ad.array_namespace`` (so it runs on
+every engine), a point, constants, and its derivatives computed by hand in NumPy.
+
+>>> import abstractad as ad
+>>> from abstractad.testing import SCENARIOS
+>>> s = SCENARIOS["sum_sin_sq"]
+>>> import numpy as np
+>>> bool(np.allclose(ad.gradient(s.f, s.x, *s.args, backend="finitediff"), s.gradient))
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._arrays import array_namespace
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """A function with its point, constants and analytic references (float64 NumPy)."""
+
+    name: str
+    f: Callable[..., Any]
+    x: Any
+    args: tuple = ()
+    value: Any = None
+    jacobian: Any = None  # shape f(x).shape + x.shape
+    hessian: Any = None  # scalar f only, shape x.shape + x.shape
+    second: Any = None  # scalar x only: f''(x)
+
+    @property
+    def scalar_out(self) -> bool:
+        return np.shape(self.value) == ()
+
+    @property
+    def scalar_in(self) -> bool:
+        return np.shape(self.x) == ()
+
+    @property
+    def gradient(self) -> Any:
+        return self.jacobian if self.scalar_out else None
+
+    def astype(self, dtype: Any) -> Scenario:
+        """The same scenario at `dtype` (references stay float64)."""
+        cast = np.dtype(dtype).type
+        x = cast(self.x) if self.scalar_in and not isinstance(self.x, np.ndarray) else np.asarray(self.x, dtype)
+        args = tuple(np.asarray(a, dtype) if isinstance(a, np.ndarray) else a for a in self.args)
+        return dataclasses.replace(self, x=x, args=args, name=f"{self.name}[{np.dtype(dtype).name}]")
+
+    def seeds(self, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """A tangent (shape of x) and a cotangent (shape of f(x)), random but reproducible."""
+        rng = np.random.default_rng(seed)
+        dtype = np.asarray(self.x).dtype
+        v = rng.standard_normal(np.shape(self.x)).astype(dtype)
+        w = rng.standard_normal(np.shape(self.value)).astype(dtype)
+        return v, w
+
+    def jvp(self, v: Any) -> np.ndarray:
+        m, n = int(np.size(self.value)), int(np.size(self.x))
+        return (np.reshape(self.jacobian, (m, n)) @ np.reshape(v, n)).reshape(np.shape(self.value))
+
+    def vjp(self, w: Any) -> np.ndarray:
+        m, n = int(np.size(self.value)), int(np.size(self.x))
+        return (np.reshape(w, m) @ np.reshape(self.jacobian, (m, n))).reshape(np.shape(self.x))
+
+    def hvp(self, v: Any) -> np.ndarray:
+        n = int(np.size(self.x))
+        return (np.reshape(self.hessian, (n, n)) @ np.reshape(v, n)).reshape(np.shape(self.x))
+
+    def __repr__(self) -> str:
+        return f"Scenario({self.name})"
+
+
+def _sum_sin_sq(x):
+    xp = array_namespace(x)
+    return xp.sum(xp.sin(x) * x**2)
+
+
+def _rosenbrock(x):
+    xp = array_namespace(x)
+    return xp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def _rosenbrock_derivatives(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = x.size
+    g = np.zeros(n)
+    g[:-1] += -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2.0 * (1.0 - x[:-1])
+    g[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
+    h = np.zeros((n, n))
+    idx = np.arange(n - 1)
+    h[idx, idx] += 1200.0 * x[:-1] ** 2 - 400.0 * x[1:] + 2.0
+    h[idx + 1, idx + 1] += 200.0
+    h[idx, idx + 1] = h[idx + 1, idx] = -400.0 * x[:-1]
+    return g, h
+
+
+def _affine_tanh(x, a, b):
+    xp = array_namespace(x)
+    return a @ xp.tanh(x) + b
+
+
+def _matrix_quadratic(x, b):
+    xp = array_namespace(x)
+    return xp.sum((x @ b) ** 2)
+
+
+def _curve(t):
+    xp = array_namespace(t)
+    return xp.stack([xp.cos(t), xp.sin(t), t**2])
+
+
+def _exp_times(t):
+    xp = array_namespace(t)
+    return xp.exp(t) * t
+
+
+def _cube(x):
+    return x**3
+
+
+def _outer(x):
+    return x[:, None] * x[None, :]
+
+
+def _build() -> dict[str, Scenario]:
+    rng = np.random.default_rng(1234)
+    out: list[Scenario] = []
+
+    x = rng.uniform(-1.5, 1.5, 5)
+    grad = np.cos(x) * x**2 + 2 * x * np.sin(x)
+    hess = np.diag((2 - x**2) * np.sin(x) + 4 * x * np.cos(x))
+    out.append(Scenario("sum_sin_sq", _sum_sin_sq, x, (), np.sum(np.sin(x) * x**2), grad, hess))
+
+    x = rng.uniform(-1.0, 1.0, 4)
+    g, h = _rosenbrock_derivatives(x)
+    value = np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+    out.append(Scenario("rosenbrock", _rosenbrock, x, (), value, g, h))
+
+    x, a, b = rng.standard_normal(3), rng.standard_normal((4, 3)), rng.standard_normal(4)
+    out.append(
+        Scenario("affine_tanh", _affine_tanh, x, (a, b), a @ np.tanh(x) + b, a * (1 - np.tanh(x) ** 2)[None, :])
+    )
+
+    x, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 2))
+    bbt = b @ b.T
+    hess = 2 * np.einsum("ik,jl->ijkl", np.eye(2), bbt)
+    out.append(Scenario("matrix_quadratic", _matrix_quadratic, x, (b,), np.sum((x @ b) ** 2), 2 * x @ bbt, hess))
+
+    t = np.float64(0.7)
+    out.append(
+        Scenario(
+            "curve", _curve, t, (), np.array([np.cos(t), np.sin(t), t**2]),
+            np.array([-np.sin(t), np.cos(t), 2 * t]), second=np.array([-np.cos(t), -np.sin(t), 2.0]),
+        )
+    )
+
+    t = np.float64(0.3)
+    out.append(
+        Scenario("exp_times", _exp_times, t, (), np.exp(t) * t, np.float64((1 + t) * np.exp(t)),
+                 np.float64((2 + t) * np.exp(t)), np.float64((2 + t) * np.exp(t)))
+    )
+
+    x = rng.standard_normal((2, 2))
+    jac = np.einsum("ik,jl->ijkl", np.eye(2), np.eye(2)) * (3 * x**2)[:, :, None, None]
+    out.append(Scenario("cube_matrix", _cube, x, (), x**3, jac))
+
+    x = rng.standard_normal(3)
+    eye = np.eye(3)
+    jac = np.einsum("ik,j->ijk", eye, x) + np.einsum("i,jk->ijk", x, eye)
+    out.append(Scenario("outer", _outer, x, (), np.outer(x, x), jac))
+    return {s.name: s for s in out}
+
+
+SCENARIOS: dict[str, Scenario] = _build()
+"""Every scenario by name, at float64."""
+
+
+def scenarios(dtypes: tuple = (np.float64, np.float32)) -> list[Scenario]:
+    """Every scenario at each of `dtypes`."""
+    return [s.astype(d) for d in dtypes for s in SCENARIOS.values()]
