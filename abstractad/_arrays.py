@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import numbers
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -81,7 +81,7 @@ def size_of(x: Any) -> int:
 class _AutogradNamespace:
     """The Array API names on top of ``autograd.numpy``, so that one `f` runs on autograd boxes."""
 
-    _renames = {
+    _renames: ClassVar[dict[str, str]] = {
         "concat": "concatenate",
         "pow": "power",
         "permute_dims": "transpose",
@@ -112,7 +112,7 @@ class _AutogradNamespace:
         return fn
 
     # Creation functions take the Array API's `device=` keyword, which NumPy ignores.
-    def _creation(name):  # noqa: N805 - a small factory used below
+    def _creation(name):
         def fn(self, *args, device=None, **kwargs):
             return getattr(self._anp, name)(*args, **kwargs)
 
@@ -143,7 +143,7 @@ class _AutogradNamespace:
         return "<abstractad Array API namespace for autograd>"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _autograd_namespace() -> _AutogradNamespace:
     return _AutogradNamespace()
 

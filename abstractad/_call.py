@@ -67,7 +67,7 @@ def run(
                 f,
                 cache_key(xn),
                 tuple(cache_key(s) for s in seeds_n),
-                tuple(cache_key(a) if i in array_slots else cache_key(a) for i, a in enumerate(args)),
+                tuple(cache_key(a) for a in args),
                 static,
             )
             fn = COMPILED.get_or_build(key, lambda: b.compile_operator(op) or op)

@@ -21,7 +21,7 @@ def hvp(f: Callable, x: Any, v: Any, *args: Any, backend: BackendLike = None) ->
 
 
 def _wrap_first(derive: Callable) -> Callable:
-    def first(b, f, x, *static):  # noqa: ANN001, ANN202 - internal adapter
+    def first(b, f, x, *static):
         return (derive(b, f, x, *static),)
 
     return first

@@ -137,7 +137,8 @@ class FiniteDiff(Backend):
         # Probe: the last row must be what f gives on that point alone.
         probe = np.asarray(f(points[-1]))
         tol = 1e3 * np.finfo(np.result_type(probe.dtype, np.float32)).eps
-        if probe.shape != y.shape or not np.allclose(out[-1], probe, rtol=tol, atol=tol * max(1.0, np.max(np.abs(probe), initial=0.0))):
+        atol = tol * max(1.0, float(np.max(np.abs(probe), initial=0.0)))
+        if probe.shape != y.shape or not np.allclose(out[-1], probe, rtol=tol, atol=atol):
             return None
         return out
 

@@ -26,7 +26,7 @@ def _check(got, want, s, b_id, order, value=None):
     tol = tolerance(b_id, s.x.dtype, order)
     assert_close(got, want, tol)
     got_arr = np.asarray(got)
-    assert got_arr.dtype == np.asarray(s.x).dtype or got_arr.ndim == 0 and np.asarray(s.x).ndim == 0
+    assert got_arr.dtype == np.asarray(s.x).dtype, f"dtype {got_arr.dtype} for x of {np.asarray(s.x).dtype}"
 
 
 @pytest.mark.parametrize("s, op", list(_cases()))
