@@ -182,6 +182,10 @@ def array_namespace(*xs: Any) -> Any:
         return _autograd_namespace()
     if lib in _EXTRA_NAMESPACES:
         return _EXTRA_NAMESPACES[lib](*arrays)
+    if lib == "tensorflow":  # array-api-compat does not cover TensorFlow: the engine module has an adapter
+        import importlib
+
+        return importlib.import_module("abstractad.backends.tensorflow").namespace(*arrays)
     import array_api_compat
 
     try:
@@ -236,17 +240,126 @@ def to_numpy(a: Any) -> np.ndarray:
     return np.asarray(a)
 
 
+def _cpu(device: Any) -> bool:
+    return device is None or str(getattr(device, "platform", device)).startswith("cpu")
+
+
+def _dlpack_source(a: Any) -> Any:
+    """An object with ``__dlpack__`` holding `a`'s data, or None where DLPack cannot carry it."""
+    lib = library_of(a)
+    if lib == "torch":
+        a = a.detach()
+        if a.is_conj() or a.is_neg():
+            return None
+        return a
+    if lib == "tensorflow":
+        import tensorflow as tf
+
+        return _Capsule(tf.experimental.dlpack.to_dlpack(a), a)
+    if lib in ("jax", "numpy"):
+        return a if hasattr(a, "__dlpack__") else None
+    return None
+
+
+class _Capsule:
+    """Gives a bare DLPack capsule (TensorFlow's export) the ``__dlpack__`` protocol."""
+
+    def __init__(self, capsule: Any, owner: Any) -> None:
+        self.capsule, self.owner = capsule, owner
+
+    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.capsule
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return (1, 0) if "CPU" in self.owner.device.upper() or not self.owner.device else (2, 0)
+
+
+_CONVERTERS: dict[tuple[str, str], Any] = {}
+
+
+def register_converter(source: str, target: str, fn: Any) -> None:
+    """Register a direct conversion ``fn(a, info: ArrayInfo) -> array or None``, tried first by `convert`."""
+    _CONVERTERS[(source, target)] = fn
+
+
+def convert(a: Any, library: str, device: Any = None) -> Any:
+    """`a` as an array of `library` ("numpy", "jax", "torch", "tensorflow") on `device`.
+
+    DLPack carries the data without a copy between JAX, PyTorch, NumPy and TensorFlow on the
+    same device; a copy happens where DLPack cannot be used (a tensor with a lazy conjugate
+    or negation bit, a read-only or unaligned NumPy buffer for JAX, a change of device).
+
+    >>> import numpy as np
+    >>> convert(np.ones(2), "numpy").tolist()
+    [1.0, 1.0]
+    """
+    src = library_of(a)
+    if src is None:
+        a, src = np.asarray(a), "numpy"
+    if src == library and (library == "numpy" or device is None or _same_device(a, device)):
+        return a
+    direct = _CONVERTERS.get((src, library))
+    if direct is not None:
+        out = direct(a, ArrayInfo(library, dtype_name(a), shape_of(a), device))
+        if out is not None:
+            return out
+    if library == "numpy":
+        return to_numpy(a)
+    source = _dlpack_source(a)
+    if source is not None:
+        try:
+            out = _from_dlpack(source, library)
+        except (BufferError, TypeError, ValueError, RuntimeError):
+            out = None
+        if out is not None:
+            return _to_device(out, library, device)
+    return _to_device(from_numpy(to_numpy(a), ArrayInfo(library, dtype_name(a), shape_of(a))), library, device)
+
+
+def _same_device(a: Any, device: Any) -> bool:
+    here = getattr(a, "device", None)
+    if callable(here):
+        here = here()
+    return str(here) == str(device)
+
+
+def _from_dlpack(source: Any, library: str) -> Any:
+    if library == "torch":
+        import torch
+
+        return torch.from_dlpack(source)
+    if library == "jax":
+        import jax
+
+        return jax.dlpack.from_dlpack(source)
+    if library == "tensorflow":
+        import tensorflow as tf
+
+        return tf.experimental.dlpack.from_dlpack(source.__dlpack__())
+    return None
+
+
+def _to_device(a: Any, library: str, device: Any) -> Any:
+    if device is None:
+        return a
+    if library == "torch":
+        return a.to(device)
+    if library == "jax":
+        import jax
+
+        return jax.device_put(a, device)
+    return a
+
+
 def from_numpy(a: np.ndarray, info: ArrayInfo) -> Any:
     """A NumPy array as `info.library`'s array on `info.device`."""
-    if info.library == "python":
-        return a[()] if a.ndim == 0 else a
-    if info.library == "numpy":
+    if info.library in ("python", "numpy"):
         return a
     if info.library == "torch":
         import torch
 
         t = torch.from_numpy(np.ascontiguousarray(a))
-        return t.to(info.device) if info.device is not None and str(info.device) != "cpu" else t
+        return t if _cpu(info.device) else t.to(info.device)
     if info.library == "jax":
         import jax
 
@@ -258,38 +371,21 @@ def from_numpy(a: np.ndarray, info: ArrayInfo) -> Any:
     raise TypeError(f"cannot convert results to {info.library}")
 
 
-_CONVERTERS: dict[tuple[str, str], Any] = {}
-
-
-def register_converter(source: str, target: str, fn: Any) -> None:
-    """Register a direct (e.g. DLPack) conversion between two libraries, used before the NumPy path."""
-    _CONVERTERS[(source, target)] = fn
-
-
 def restore(a: Any, info: ArrayInfo) -> Any:
-    """Bring a result back to the library, dtype and device the user gave."""
+    """Bring a result back to the library and device the user gave (a no-op for the same library)."""
     if a is None:
         return None
-    src = library_of(a)
-    if src is None:
-        a = np.asarray(a)
-        src = "numpy"
     target = "numpy" if info.library == "python" else info.library
-    if src == target and (target != "torch" or info.device is None or a.device == info.device):
+    if library_of(a) == target and target != "torch":
         return a
-    direct = _CONVERTERS.get((src, target))
-    if direct is not None:
-        out = direct(a, info)
-        if out is not None:
-            return out
-    return from_numpy(to_numpy(a), info)
+    return convert(a, target, info.device if target == "torch" else None)
 
 
 def restore_python(a: Any, info: ArrayInfo) -> Any:
-    """As `restore`, and a 0-d result for a Python float input becomes a NumPy scalar."""
+    """As `restore`; a 0-d result for a Python float becomes a float, for a NumPy scalar a NumPy scalar."""
     out = restore(a, info)
-    if info.scalar and isinstance(out, np.ndarray) and out.ndim == 0:
-        return out[()]
+    if info.scalar and isinstance(out, (np.ndarray, np.generic)) and out.ndim == 0:
+        return out.item() if info.library == "python" else out[()]
     if info.library == "numpy" and not info.scalar and isinstance(out, np.generic):
         return np.asarray(out)
     return out

@@ -171,8 +171,8 @@ def register_backend(name: str, cls: type[Backend] | str) -> None:
     ...     def pushforward(self, f, x, v):
     ...         return ad.backends.FiniteDiff().pushforward(f, x, v)
     >>> ad.register_backend("mine", Mine)
-    >>> float(ad.derivative(lambda x: x ** 2, 3.0, backend="mine"))  # doctest: +ELLIPSIS
-    6.0...
+    >>> round(ad.derivative(lambda x: x ** 2, 3.0, backend="mine"), 6)
+    6.0
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"register_backend needs a non-empty name, not {name!r}")

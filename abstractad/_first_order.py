@@ -98,7 +98,7 @@ def value_and_gradient(f: Callable, x: Any, *args: Any, backend: BackendLike = N
 
     >>> import numpy as np, abstractad as ad
     >>> ad.value_and_gradient(lambda x: (x ** 2).sum(), np.array([1.0, 2.0]), backend="autograd")
-    (5.0, array([2., 4.]))
+    (array(5.), array([2., 4.]))
     """
     return run("gradient", _derive.value_and_gradient, f, x, (), args, backend)
 

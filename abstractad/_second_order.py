@@ -34,7 +34,7 @@ def value_gradient_and_hessian(
 
     >>> import numpy as np, abstractad as ad
     >>> ad.value_gradient_and_hessian(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]), backend="autograd")
-    (9.0, array([ 3., 12.]), array([[ 6.,  0.],
+    (array(9.), array([ 3., 12.]), array([[ 6.,  0.],
            [ 0., 12.]]))
     """
     return run(
@@ -48,7 +48,7 @@ def hessian(f: Callable, x: Any, *args: Any, backend: BackendLike = None, chunk_
     >>> import numpy as np, abstractad as ad
     >>> ad.hessian(lambda x: x[0] * x[1] ** 2, np.array([1.0, 2.0]), backend="autograd")
     array([[0., 4.],
-           [4., 4.]])
+           [4., 2.]])
     """
     return run("hessian", _derive.gradient_and_hessian, f, x, (), args, backend, static=(chunk_size,))[1]
 

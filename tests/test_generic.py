@@ -129,12 +129,12 @@ def test_hessian_of_non_scalar(backend_id: str) -> None:
 
 @pytest.mark.parametrize("op", ["jvp", "hvp"])
 def test_tangent_of_wrong_shape(backend_id: str, op: str) -> None:
-    with pytest.raises(ValueError, match=r"tangent v has shape \\(3,\\).*\\(2,\\)"):
+    with pytest.raises(ValueError, match=r"tangent v has shape \(3,\).*\(2,\)"):
         getattr(ad, op)(lambda x: (x**2).sum(), np.ones(2), np.ones(3), backend=BACKENDS[backend_id]())
 
 
 def test_cotangent_of_wrong_shape(backend_id: str) -> None:
-    with pytest.raises(ValueError, match=r"cotangent w has shape \\(3,\\).*f\\(x\\), \\(2,\\)"):
+    with pytest.raises(ValueError, match=r"cotangent w has shape \(3,\).*f\(x\), \(2,\)"):
         ad.vjp(lambda x: x**2, np.ones(2), np.ones(3), backend=BACKENDS[backend_id]())
 
 
