@@ -4,6 +4,7 @@ and finite differences. Importing it imports no engine."""
 from . import backends as backends
 from ._arrays import array_namespace as array_namespace
 from ._backend import Backend as Backend
+from ._backend import installed_backends as installed_backends
 from ._backend import known_backends as known_backends
 from ._backend import register_backend as register_backend
 from ._backend import resolve as resolve_backend
@@ -35,6 +36,7 @@ __all__ = [
     "hessian",
     "hvp",
     "jacobian",
+    "installed_backends",
     "jvp",
     "known_backends",
     "register_backend",

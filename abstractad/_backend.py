@@ -194,6 +194,26 @@ def known_backends() -> list[str]:
     return sorted({*BUILTIN, *_ALIASES, *_REGISTRY, *_entry_points()})
 
 
+def installed_backends() -> list[str]:
+    """The built-in backends whose engines are installed, AD engines first, finite differences last.
+
+    >>> import abstractad as ad
+    >>> ad.installed_backends()[-1]
+    'finitediff'
+    """
+    import importlib.util
+
+    from abstractad.backends import BUILTIN
+
+    out = []
+    for name, (module, _, engine) in BUILTIN.items():
+        if engine is None or importlib.util.find_spec(engine) is None:
+            continue
+        if importlib.util.find_spec(f"abstractad.backends.{module}") is not None:
+            out.append(name)
+    return [*out, "finitediff"]
+
+
 def backend_class(name: str) -> type[Backend]:
     """The class behind a backend name; an ImportError naming the pip extra if its engine is missing."""
     from abstractad.backends import BUILTIN, load
