@@ -19,6 +19,10 @@ from ._first_order import value_and_jacobian as value_and_jacobian
 from ._first_order import value_and_jvp as value_and_jvp
 from ._first_order import value_and_vjp as value_and_vjp
 from ._first_order import vjp as vjp
+from ._lazy import HessianOperator as HessianOperator
+from ._lazy import JacobianOperator as JacobianOperator
+from ._lazy import lazy_hessian as lazy_hessian
+from ._lazy import lazy_jacobian as lazy_jacobian
 from ._second_order import hessian as hessian
 from ._second_order import hvp as hvp
 from ._second_order import second_derivative as second_derivative
@@ -28,6 +32,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Backend",
+    "HessianOperator",
+    "JacobianOperator",
     "MissingEngineError",
     "array_namespace",
     "backends",
@@ -39,6 +45,8 @@ __all__ = [
     "installed_backends",
     "jvp",
     "known_backends",
+    "lazy_hessian",
+    "lazy_jacobian",
     "register_backend",
     "resolve_backend",
     "second_derivative",

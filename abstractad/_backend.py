@@ -88,6 +88,13 @@ class Backend:
         """The n x n identity in the dtype (and on the device) of `like`."""
         return self.namespace(like).eye(n, dtype=like.dtype)
 
+    def linearize(self, f: Callable, x: Array) -> tuple[Array, Callable[[Array], Array]]:
+        """``(f(x), v -> J v)`` for many tangents at one point; override where the engine linearizes once."""
+        from ._derive import pushforward
+
+        y, _ = pushforward(self, f, x, self.namespace(x).zeros_like(x))
+        return y, lambda v: pushforward(self, f, x, v)[1]
+
     def output_shape(self, f: Callable, x: Array) -> tuple[int, ...] | None:
         """The shape of f(x) without running it, where the engine can tell cheaply; else None."""
         return None

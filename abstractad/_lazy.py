@@ -1,0 +1,272 @@
+"""Lazy Jacobian and Hessian operators: products only, in the shape SciPy's solvers expect."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import _arrays, _derive
+from ._backend import Backend, resolve
+from ._call import to_native
+
+BackendLike = Backend | str | None
+
+
+class _Lazy:
+    """What both operators share: the backend, `f` with its constants bound, the native point."""
+
+    __array_ufunc__ = None  # so that NumPy's `w @ J` defers to J.__rmatmul__
+
+    def __init__(self, f: Callable, x: Any, args: tuple, backend: BackendLike) -> None:
+        if not callable(f):
+            raise TypeError(f"lazy operators need a callable f, not {type(f).__name__}")
+        self._info = _arrays.describe(x)
+        self._b = resolve(backend, x)
+        self._lock = threading.Lock()
+        with self._b.scope(self._info.dtype):
+            self._x = to_native(self._b, x, self._info)
+            consts = tuple(to_native(self._b, a) if _arrays.is_array(a) else a for a in args)
+        self._f = lambda z: f(z, *consts)
+        self._n = _arrays.size_of(x)
+        self._value: Any = None
+
+    @property
+    def backend(self) -> Backend:
+        return self._b
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self._info.dtype)
+
+    def _native_value(self) -> Any:
+        if self._value is None:
+            with self._b.scope(self._info.dtype):
+                self._value = self._f(self._x)
+        return self._value
+
+    @property
+    def value(self) -> Any:
+        """``f(x)``, in the library of `x`."""
+        return _arrays.restore_python(self._native_value(), self._info)
+
+    def _apply(self, product: Callable[[Any], Any], seed: Any, in_shape: tuple, out_shape: tuple) -> Any:
+        """Apply `product` (native seed of `in_shape` -> native result of `out_shape`) to a flat seed
+        (or a stack of them, as columns) and return it flat, in the library of the seed."""
+        lib = _arrays.library_of(seed) or "numpy"
+        info = _arrays.ArrayInfo(lib, self._info.dtype, (), getattr(seed, "device", None) if lib == "torch" else None)
+        size = int(np.prod(in_shape, dtype=np.int64))
+        shape = _arrays.shape_of(seed)
+        if shape not in ((size,), (size, 1)):
+            raise ValueError(f"{type(self).__name__}: expected a vector of length {size}, got shape {shape}")
+        with self._b.scope(self._info.dtype):
+            native = to_native(self._b, seed)
+            xp = self._b.namespace(native)
+            out = product(xp.reshape(native, in_shape))
+            out = xp.reshape(out, (int(np.prod(out_shape, dtype=np.int64)), *shape[1:]))
+        return _arrays.restore(out, info)
+
+    def _apply_columns(self, matvec: Callable[[Any], Any], mat: Any, rows: int) -> Any:
+        shape = _arrays.shape_of(mat)
+        if len(shape) != 2 or shape[0] != rows:
+            raise ValueError(f"{type(self).__name__}: expected a matrix with {rows} rows, got shape {shape}")
+        cols = [matvec(mat[:, j]) for j in range(shape[1])]
+        lib = _arrays.library_of(mat) or "numpy"
+        if not cols:
+            return np.zeros((self.shape[0] if rows == self.shape[1] else self.shape[1], 0), self.dtype)
+        return np.stack(cols, axis=1) if lib == "numpy" else _arrays.array_namespace(cols[0]).stack(cols, axis=1)
+
+    def __matmul__(self, v: Any) -> Any:
+        if len(_arrays.shape_of(v)) == 2 and _arrays.shape_of(v)[1] != 1:
+            return self.matmat(v)
+        return self.matvec(v)
+
+
+class JacobianOperator(_Lazy):
+    """The Jacobian of `f` at `x` as a linear operator: ``J @ v`` is a pushforward, ``J.T @ w`` a pullback.
+
+    It works on the flattened vectors: ``shape == (f(x).size, x.size)``. The pullback's forward pass
+    (and, where the engine can, a linearization) is computed once and reused for every product.
+    ``scipy.sparse.linalg.aslinearoperator(J)`` accepts it, and so do ``lsqr``, ``gmres``, ``cg``.
+
+    >>> import numpy as np, abstractad as ad
+    >>> J = ad.lazy_jacobian(lambda x: x ** 2, np.array([1.0, 2.0]), backend="autograd")
+    >>> J.shape, J @ np.array([1.0, 1.0]), J.T @ np.array([1.0, 0.0])
+    ((2, 2), array([2., 4.]), array([2., 0.]))
+    """
+
+    def __init__(self, f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> None:
+        super().__init__(f, x, args, backend)
+        self._pullback: Callable | None = None
+        self._linear: Callable | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (_derive.size(self._native_value()), self._n)
+
+    def _linearized(self) -> Callable:
+        with self._lock, self._b.scope(self._info.dtype):
+            if self._linear is None:
+                y, self._linear = self._b.linearize(self._f, self._x)
+                self._value = y if self._value is None else self._value
+        return self._linear
+
+    def _pulled_back(self) -> Callable:
+        with self._lock, self._b.scope(self._info.dtype):
+            if self._pullback is None:
+                y, self._pullback = _derive.pullback(self._b, self._f, self._x)
+                self._value = y if self._value is None else self._value
+        return self._pullback
+
+    def matvec(self, v: Any) -> Any:
+        """``J v`` for a vector of length ``x.size``: one pushforward (a linearization where the engine has one)."""
+        jvp = self._linearized()
+        return self._apply(jvp, v, _arrays.shape_of(self._x), _derive.shape(self._native_value()))
+
+    def rmatvec(self, w: Any) -> Any:
+        """``Jᵀ w`` for a vector of length ``f(x).size``: one pullback, reusing the forward pass."""
+        vjp = self._pulled_back()
+        return self._apply(vjp, w, _derive.shape(self._native_value()), _arrays.shape_of(self._x))
+
+    def matmat(self, v: Any) -> Any:
+        """``J V`` for a matrix whose columns are tangents."""
+        return self._apply_columns(self.matvec, v, self.shape[1])
+
+    def rmatmat(self, w: Any) -> Any:
+        """``Jᵀ W`` for a matrix whose columns are cotangents."""
+        return self._apply_columns(self.rmatvec, w, self.shape[0])
+
+    def __rmatmul__(self, w: Any) -> Any:
+        return self.rmatvec(w)
+
+    @property
+    def T(self) -> _Transposed:  # noqa: N802 - the usual name
+        return _Transposed(self)
+
+    def to_dense(self) -> Any:
+        """The whole Jacobian as a 2-D array ``(f(x).size, x.size)``, in the library of `x`."""
+        with self._b.scope(self._info.dtype):
+            _, jac = _derive.jacobian(self._b, self._f, self._x)
+            jac = self._b.namespace(jac).reshape(jac, self.shape)
+        return _arrays.restore(jac, self._info)
+
+    def __repr__(self) -> str:
+        return f"JacobianOperator(shape={self.shape}, dtype={self.dtype}, backend={self._b!r})"
+
+
+class _Transposed:
+    """``J.T``: products swap pushforwards and pullbacks."""
+
+    __array_ufunc__ = None
+
+    def __init__(self, op: JacobianOperator) -> None:
+        self.T = op
+        self.dtype = op.dtype
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.T.shape[::-1]
+
+    def matvec(self, w: Any) -> Any:
+        return self.T.rmatvec(w)
+
+    def rmatvec(self, v: Any) -> Any:
+        return self.T.matvec(v)
+
+    def matmat(self, w: Any) -> Any:
+        return self.T.rmatmat(w)
+
+    def rmatmat(self, v: Any) -> Any:
+        return self.T.matmat(v)
+
+    def __matmul__(self, w: Any) -> Any:
+        return self.T.rmatmat(w) if len(_arrays.shape_of(w)) == 2 and _arrays.shape_of(w)[1] != 1 else self.matvec(w)
+
+    def to_dense(self) -> Any:
+        dense = self.T.to_dense()
+        return dense.T if hasattr(dense, "T") else _arrays.array_namespace(dense).permute_dims(dense, (1, 0))
+
+
+class HessianOperator(_Lazy):
+    """The Hessian of scalar-valued `f` at `x` as a symmetric linear operator: ``H @ v`` is an HVP.
+
+    ``shape == (x.size, x.size)``; the Hessian is never formed. ``H.T`` is ``H``.
+    ``scipy.sparse.linalg.cg(H, b)`` and ``eigsh(H)`` accept it.
+
+    >>> import numpy as np, abstractad as ad
+    >>> H = ad.lazy_hessian(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]), backend="autograd")
+    >>> H @ np.array([1.0, 1.0])
+    array([ 6., 12.])
+    """
+
+    def __init__(self, f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> None:
+        super().__init__(f, x, args, backend)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self._n, self._n)
+
+    @property
+    def T(self) -> HessianOperator:  # noqa: N802 - the usual name
+        return self
+
+    def _hvp(self, v: Any) -> Any:
+        return _derive.hvp(self._b, self._f, self._x, v)
+
+    def matvec(self, v: Any) -> Any:
+        """``H v``: one Hessian-vector product."""
+        return self._apply(self._hvp, v, _arrays.shape_of(self._x), _arrays.shape_of(self._x))
+
+    rmatvec = matvec
+
+    def matmat(self, v: Any) -> Any:
+        """``H V`` for a matrix whose columns are tangents."""
+        return self._apply_columns(self.matvec, v, self._n)
+
+    rmatmat = matmat
+
+    def __rmatmul__(self, w: Any) -> Any:
+        return self.matvec(w)
+
+    def gradient(self) -> Any:
+        """``∇f(x)``, in the library of `x`."""
+        with self._b.scope(self._info.dtype):
+            g = _derive.gradient(self._b, self._f, self._x)
+        return _arrays.restore(g, self._info)
+
+    def to_dense(self) -> Any:
+        """The whole Hessian as a 2-D array ``(x.size, x.size)``, in the library of `x`."""
+        with self._b.scope(self._info.dtype):
+            _, hess = _derive.gradient_and_hessian(self._b, self._f, self._x)
+            hess = self._b.namespace(hess).reshape(hess, self.shape)
+        return _arrays.restore(hess, self._info)
+
+    def __repr__(self) -> str:
+        return f"HessianOperator(shape={self.shape}, dtype={self.dtype}, backend={self._b!r})"
+
+
+def lazy_jacobian(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> JacobianOperator:
+    """The Jacobian of `f` at `x` as a lazy linear operator (see :class:`JacobianOperator`).
+
+    >>> import numpy as np, abstractad as ad
+    >>> from scipy.sparse.linalg import lsqr
+    >>> A = np.array([[2.0, 0.0], [0.0, 4.0], [1.0, 1.0]])
+    >>> J = ad.lazy_jacobian(lambda x, A: A @ x, np.zeros(2), A, backend="autograd")
+    >>> np.round(lsqr(J, A @ np.array([1.0, -1.0]))[0], 6)
+    array([ 1., -1.])
+    """
+    return JacobianOperator(f, x, *args, backend=backend)
+
+
+def lazy_hessian(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> HessianOperator:
+    """The Hessian of scalar-valued `f` at `x` as a lazy symmetric operator (see :class:`HessianOperator`).
+
+    >>> import numpy as np, abstractad as ad
+    >>> from scipy.sparse.linalg import cg
+    >>> H = ad.lazy_hessian(lambda x: (x ** 2).sum() + x[0] * x[1], np.zeros(2), backend="autograd")
+    >>> np.round(cg(H, np.array([3.0, 3.0]))[0], 6)
+    array([1., 1.])
+    """
+    return HessianOperator(f, x, *args, backend=backend)
