@@ -8,6 +8,7 @@ from ._backend import installed_backends as installed_backends
 from ._backend import known_backends as known_backends
 from ._backend import register_backend as register_backend
 from ._backend import resolve as resolve_backend
+from ._bridge import differentiate_with as differentiate_with
 from ._errors import MissingEngineError as MissingEngineError
 from ._first_order import derivative as derivative
 from ._first_order import gradient as gradient
@@ -38,11 +39,12 @@ __all__ = [
     "array_namespace",
     "backends",
     "derivative",
+    "differentiate_with",
     "gradient",
     "hessian",
     "hvp",
-    "jacobian",
     "installed_backends",
+    "jacobian",
     "jvp",
     "known_backends",
     "lazy_hessian",

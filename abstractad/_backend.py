@@ -107,6 +107,24 @@ class Backend:
         """A context entered around second-order derivations (e.g. coarser finite-difference steps)."""
         return contextlib.nullcontext()
 
+    def second_order(self, f: Callable, x: Array) -> tuple[Backend, Callable, Array, Callable[[Array], Array]]:
+        """``(outer, gradient of f, x for outer, convert a seed for outer)``: what second order differentiates.
+
+        By default the backend nests itself; SecondOrder returns another outer engine and a bridge.
+        """
+        from ._derive import inner_gradient
+
+        return self, inner_gradient(self, f), x, lambda a: a
+
+    def foreign(self, fn: Any) -> Callable[[Array], Array]:
+        """A function on this engine's arrays that computes ``fn`` (an ``abstractad._bridge.Foreign``)
+        and whose derivatives this engine takes from ``fn.jvp`` / ``fn.vjp``: the outer side of
+        ``differentiate_with``. Engines that can be differentiated through override it."""
+        raise TypeError(
+            f"{type(self).__name__} cannot call a function computed by another backend inside its "
+            "differentiated programs (it has no foreign-function hook)"
+        )
+
     def compile_operator(self, fn: Callable) -> Callable | None:
         """Compile a derived operator ``fn(x, *seeds_and_constants)``; None means run it eagerly."""
         return None

@@ -181,7 +181,9 @@ def jacobian(
 # ----------------------------------------------------------------------------- second order
 
 
-def _inner_gradient(b: Backend, f: Callable) -> Callable[[Array], Array]:
+def inner_gradient(b: Backend, f: Callable) -> Callable[[Array], Array]:
+    """The gradient of `f` as a function on `b`'s arrays, to be differentiated again."""
+
     def grad(z: Array) -> Array:
         return value_and_gradient(b, f, z, "hessian")[1]
 
@@ -190,18 +192,20 @@ def _inner_gradient(b: Backend, f: Callable) -> Callable[[Array], Array]:
 
 def hvp(b: Backend, f: Callable, x: Array, v: Array) -> Array:
     """``∇²f(x) v`` without forming the Hessian: forward-over-reverse, else reverse-over-reverse."""
-    grad = _inner_gradient(b, f)
     with b.nest():
-        if use_forward(b, True):
-            return b.pushforward(grad, x, v)[1]
+        outer, grad, xo, to_outer = b.second_order(f, x)
+        vo = to_outer(v)
+        if use_forward(outer, True):
+            return pushforward(outer, grad, xo, vo)[1]
         # The Hessian is symmetric, so the pullback of the gradient along v is H v.
-        return b.pullback(grad, x)[1](v)
+        return pullback(outer, grad, xo)[1](vo)
 
 
 def gradient_and_hessian(b: Backend, f: Callable, x: Array, chunk_size: int | None = None) -> tuple[Array, Array]:
     """``(∇f(x), ∇²f(x))``: the Jacobian of the gradient, forward-over-reverse where possible."""
     with b.nest():
-        return jacobian(b, _inner_gradient(b, f), x, chunk_size, use_forward(b, True))
+        outer, grad, xo, _ = b.second_order(f, x)
+        return jacobian(outer, grad, xo, chunk_size, use_forward(outer, True))
 
 
 def value_gradient_and_hessian(

@@ -142,7 +142,7 @@ class JacobianOperator(_Lazy):
         return self.rmatvec(w)
 
     @property
-    def T(self) -> _Transposed:  # noqa: N802 - the usual name
+    def T(self) -> _Transposed:
         return _Transposed(self)
 
     def to_dense(self) -> Any:
@@ -209,7 +209,7 @@ class HessianOperator(_Lazy):
         return (self._n, self._n)
 
     @property
-    def T(self) -> HessianOperator:  # noqa: N802 - the usual name
+    def T(self) -> HessianOperator:
         return self
 
     def _hvp(self, v: Any) -> Any:

@@ -21,7 +21,7 @@ BUILTIN: dict[str, tuple[str, str, str | None]] = {
     "finitediff": ("finitediff", "FiniteDiff", None),
 }
 _CLASSES = {cls: name for name, (_, cls, _) in BUILTIN.items()}
-_WRAPPERS: dict[str, str] = {}  # wrappers over other backends (SecondOrder, Sparse) join here
+_WRAPPERS = {"SecondOrder": "abstractad._nesting"}  # wrappers over other backends
 
 __all__ = sorted([*_CLASSES, *_WRAPPERS])
 

@@ -8,7 +8,9 @@ from typing import Any, ClassVar
 
 import autograd.numpy as anp
 from autograd.core import make_jvp, make_vjp
+from autograd.extend import defjvp, defvjp, primitive
 
+from abstractad import _arrays
 from abstractad._backend import Backend, Mode, check_mode
 
 
@@ -42,3 +44,17 @@ class Autograd(Backend):
 
     def asarray(self, a: Any) -> Any:
         return anp.asarray(super().asarray(a))
+
+    def foreign(self, fn: Any) -> Callable[[Any], Any]:
+        """An autograd primitive computing ``fn`` whose VJP and JVP come from ``fn``'s backend."""
+
+        def numpy(a: Any) -> Any:
+            return _arrays.convert(a, "numpy")
+
+        @primitive
+        def call(x: Any) -> Any:
+            return numpy(fn.value(x))
+
+        defvjp(call, lambda ans, x: lambda w: numpy(fn.vjp(x, w)))
+        defjvp(call, lambda v, ans, x: numpy(fn.jvp(x, v)))
+        return call

@@ -142,6 +142,12 @@ class FiniteDiff(Backend):
             return None
         return out
 
+    def foreign(self, fn: Any) -> Callable[[np.ndarray], np.ndarray]:
+        """Finite differences only evaluate: a foreign function is called on NumPy arrays."""
+        from abstractad import _arrays
+
+        return lambda x: _arrays.convert(fn.value(x), "numpy")
+
     def nest(self) -> contextlib.AbstractContextManager:
         return _counter("nested")
 

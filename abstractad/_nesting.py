@@ -1,0 +1,97 @@
+"""SecondOrder(outer, inner): Hessians and HVPs as `outer` differentiating `inner`'s gradient."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from . import _arrays, _derive
+from ._backend import Backend, resolve
+from ._bridge import Foreign
+
+BackendLike = Backend | str
+
+
+@dataclasses.dataclass(frozen=True)
+class SecondOrder(Backend):
+    """Second order as `outer` over `inner`: ``hessian`` and ``hvp`` differentiate `inner`'s
+    gradient with `outer`; first-order operators use `inner`.
+
+    The same engine twice nests natively (forward-over-reverse where both modes exist; force
+    modes for reverse-over-reverse or reverse-over-forward). Two engines nest through a bridge:
+    `outer` sees `inner`'s gradient as one primitive whose derivative (an HVP) `inner` computes.
+    Finite differences work as `outer` or `inner`.
+
+    >>> import numpy as np, abstractad as ad
+    >>> b = ad.backends.SecondOrder("finitediff", "autograd")
+    >>> np.round(ad.hessian(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]), backend=b), 6)
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
+
+    name: ClassVar[str] = "second-order"
+    outer: Any = None
+    inner: Any = None
+
+    def __post_init__(self) -> None:
+        if self.outer is None or self.inner is None:
+            raise TypeError("SecondOrder needs an outer and an inner backend, e.g. SecondOrder('jax', 'torch')")
+        object.__setattr__(self, "outer", resolve(self.outer))
+        object.__setattr__(self, "inner", resolve(self.inner))
+
+    # First order is the inner backend's.
+    def pushforward(self, f: Callable, x: Any, v: Any) -> tuple[Any, Any]:
+        return _derive.pushforward(self.inner, f, x, v)
+
+    def pullback(self, f: Callable, x: Any) -> tuple[Any, Callable]:
+        return _derive.pullback(self.inner, f, x)
+
+    def batched_pushforward(self, f: Callable, x: Any, vs: Any) -> tuple[Any, Any]:
+        if self.inner.has_pushforward():
+            return self.inner.batched_pushforward(f, x, vs)
+        return super().batched_pushforward(f, x, vs)
+
+    def batched_pullback(self, f: Callable, x: Any) -> tuple[Any, Callable]:
+        if self.inner.has_pullback():
+            return self.inner.batched_pullback(f, x)
+        return super().batched_pullback(f, x)
+
+    def namespace(self, x: Any) -> Any:
+        return self.inner.namespace(x)
+
+    def asarray(self, a: Any) -> Any:
+        return self.inner.asarray(a)
+
+    def eye(self, like: Any, n: int) -> Any:
+        return self.inner.eye(like, n)
+
+    def scope(self, dtype: str) -> Any:
+        from ._backend import entered
+
+        return entered(self.inner.scope(dtype), self.outer.scope(dtype))
+
+    def second_order(self, f: Callable, x: Any) -> tuple[Backend, Callable, Any, Callable[[Any], Any]]:
+        if self.same_engine:
+            return self.outer, _derive.inner_gradient(self.inner, f), x, lambda a: a
+        grad = Foreign(_derive.inner_gradient(self.inner, f), self.inner, "gradient")
+        bridged = self.outer.foreign(grad)
+        library = _arrays.library_of(self.outer.asarray(_arrays.to_numpy(x) if _arrays.is_array(x) else x))
+
+        def to_outer(a: Any) -> Any:
+            return self.outer.asarray(_arrays.convert(a, library or "numpy"))
+
+        return self.outer, bridged, to_outer(x), to_outer
+
+    @property
+    def same_engine(self) -> bool:
+        return type(self.outer) is type(self.inner)
+
+    def nest(self) -> Any:
+        from ._backend import entered
+
+        # The inner backend nests too: across engines its own HVP is the bridge's derivative.
+        return entered(self.outer.nest(), self.inner.nest())
+
+    def __repr__(self) -> str:
+        return f"SecondOrder(outer={self.outer!r}, inner={self.inner!r})"

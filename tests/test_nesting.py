@@ -1,0 +1,74 @@
+"""SecondOrder over every pair of engines, and differentiate_with from every outer engine."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from _support import assert_close
+
+import abstractad as ad
+from abstractad.testing import SCENARIOS
+
+ENGINES = ad.installed_backends()
+PAIRS = list(itertools.product(ENGINES, ENGINES))
+
+
+def _tol(*names: str) -> float:
+    return 1e-5 if "finitediff" in names else 1e-10
+
+
+@pytest.mark.parametrize("outer, inner", PAIRS, ids=[f"{o}-over-{i}" for o, i in PAIRS])
+@pytest.mark.parametrize("name", ["rosenbrock", "matrix_quadratic"])
+def test_second_order_pairs(outer: str, inner: str, name: str) -> None:
+    s = SCENARIOS[name]
+    b = ad.backends.SecondOrder(outer, inner)
+    v, _ = s.seeds()
+    tol = _tol(outer, inner)
+    assert_close(ad.hessian(s.f, s.x, *s.args, backend=b), s.hessian, tol)
+    assert_close(ad.hvp(s.f, s.x, v, *s.args, backend=b), s.hvp(v), tol)
+    y, g, h = ad.value_gradient_and_hessian(s.f, s.x, *s.args, backend=b)
+    assert_close(y, s.value, 1e-12)
+    assert_close(g, s.gradient, tol)
+
+
+@pytest.mark.parametrize(
+    "outer_mode, inner_mode", [("forward", "reverse"), ("reverse", "reverse"), ("reverse", "forward"), ("forward", "forward")]
+)
+def test_hvp_strategies(outer_mode: str, inner_mode: str) -> None:
+    """Forward-over-reverse, reverse-over-reverse, reverse-over-forward, forward-over-forward."""
+    s = SCENARIOS["sum_sin_sq"]
+    v, _ = s.seeds()
+    engine = next(e for e in ENGINES if e != "finitediff")
+    cls = type(ad.resolve_backend(engine))
+    b = ad.backends.SecondOrder(cls(mode=outer_mode), cls(mode=inner_mode))
+    assert_close(ad.hvp(s.f, s.x, v, backend=b), s.hvp(v), 1e-10)
+    assert_close(ad.hessian(s.f, s.x, backend=b), s.hessian, 1e-10)
+
+
+def test_second_order_needs_two_backends() -> None:
+    with pytest.raises(TypeError, match="outer and an inner"):
+        ad.backends.SecondOrder("autograd")
+    with pytest.raises(ValueError, match="unknown backend"):
+        ad.backends.SecondOrder("autograd", "nope")
+
+
+def test_differentiate_with_numpy_is_plain_evaluation() -> None:
+    cube = ad.differentiate_with(lambda x: x**3, "finitediff")
+    assert_close(cube(np.array([2.0])), [8.0], 0)
+    assert cube.foreign.backend == ad.backends.FiniteDiff()
+
+
+@pytest.mark.parametrize("inner", ENGINES)
+def test_differentiate_with_inside_autograd(inner: str) -> None:
+    autograd = pytest.importorskip("autograd")
+    import autograd.numpy as anp
+
+    sincube = ad.differentiate_with(lambda x: ad.array_namespace(x).sin(x) * x**2, inner)
+    x = np.array([0.3, -1.2, 2.0])
+    want = np.cos(x) * x**2 + 2 * x * np.sin(x)
+    g = autograd.grad(lambda x: anp.sum(sincube(x) * 2.0))(x)
+    assert_close(g, 2 * want, _tol(inner))
+    jv = autograd.make_jvp(lambda x: sincube(x))(x)(np.ones(3))[1]
+    assert_close(jv, want, _tol(inner))
