@@ -31,11 +31,13 @@ def test_second_order_pairs(outer: str, inner: str, name: str) -> None:
     y, g, h = ad.value_gradient_and_hessian(s.f, s.x, *s.args, backend=b)
     assert_close(y, s.value, 1e-12)
     assert_close(g, s.gradient, tol)
+    assert_close(h, s.hessian, tol)
 
 
-@pytest.mark.parametrize(
-    "outer_mode, inner_mode", [("forward", "reverse"), ("reverse", "reverse"), ("reverse", "forward"), ("forward", "forward")]
-)
+STRATEGIES = [("forward", "reverse"), ("reverse", "reverse"), ("reverse", "forward"), ("forward", "forward")]
+
+
+@pytest.mark.parametrize("outer_mode, inner_mode", STRATEGIES)
 def test_hvp_strategies(outer_mode: str, inner_mode: str) -> None:
     """Forward-over-reverse, reverse-over-reverse, reverse-over-forward, forward-over-forward."""
     s = SCENARIOS["sum_sin_sq"]
