@@ -9,6 +9,8 @@ from ._backend import known_backends as known_backends
 from ._backend import register_backend as register_backend
 from ._backend import resolve as resolve_backend
 from ._bridge import differentiate_with as differentiate_with
+from ._check import CheckReport as CheckReport
+from ._check import check as check
 from ._errors import MissingEngineError as MissingEngineError
 from ._first_order import derivative as derivative
 from ._first_order import gradient as gradient
@@ -33,10 +35,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Backend",
+    "CheckReport",
     "HessianOperator",
     "JacobianOperator",
     "MissingEngineError",
     "array_namespace",
+    "check",
     "backends",
     "derivative",
     "differentiate_with",

@@ -185,3 +185,61 @@ SCENARIOS: dict[str, Scenario] = _build()
 def scenarios(dtypes: tuple = (np.float64, np.float32)) -> list[Scenario]:
     """Every scenario at each of `dtypes`."""
     return [s.astype(d) for d in dtypes for s in SCENARIOS.values()]
+
+
+def assert_backend_correct(
+    backend: Any, *, dtypes: tuple = (np.float64, np.float32), second_order: bool = True, rtol: float | None = None
+) -> None:
+    """The conformance test for a backend: every operator on every scenario against the analytic answers.
+
+    Raises an AssertionError listing every failing (scenario, operator) with its error. Run it on a
+    new backend before publishing it; ``second_order=False`` for a backend that cannot nest itself.
+
+    >>> from abstractad.testing import assert_backend_correct
+    >>> assert_backend_correct("finitediff")
+    """
+    from . import _first_order, _second_order
+    from ._check import default_tolerance
+    from ._backend import resolve
+
+    b = resolve(backend)
+    failures = []
+    for s in scenarios(dtypes):
+        v, w = s.seeds()
+        checks: list[tuple[str, Callable[[], Any], Any]] = [
+            ("jvp", lambda s=s, v=v: _first_order.jvp(s.f, s.x, v, *s.args, backend=b), s.jvp(v)),
+            ("vjp", lambda s=s, w=w: _first_order.vjp(s.f, s.x, w, *s.args, backend=b), s.vjp(w)),
+            ("jacobian", lambda s=s: _first_order.jacobian(s.f, s.x, *s.args, backend=b), s.jacobian),
+        ]
+        if s.scalar_out and not s.scalar_in:
+            checks.append(("gradient", lambda s=s: _first_order.gradient(s.f, s.x, *s.args, backend=b), s.gradient))
+            if second_order:
+                checks.append(("hessian", lambda s=s: _second_order.hessian(s.f, s.x, *s.args, backend=b), s.hessian))
+                checks.append(("hvp", lambda s=s, v=v: _second_order.hvp(s.f, s.x, v, *s.args, backend=b), s.hvp(v)))
+        if s.scalar_in:
+            checks.append(("derivative", lambda s=s: _first_order.derivative(s.f, s.x, *s.args, backend=b), s.jacobian))
+            if second_order:
+                checks.append(
+                    ("second_derivative", lambda s=s: _second_order.second_derivative(s.f, s.x, *s.args, backend=b),
+                     s.second)
+                )
+        dtype = np.asarray(s.x).dtype.name
+        for op, run, want in checks:
+            tol = rtol if rtol is not None else 10 * default_tolerance(b, dtype, op)
+            try:
+                got = np.asarray(run())
+            except Exception as e:  # collect, then report every failure at once
+                failures.append(f"{s.name} {op}: {type(e).__name__}: {e}")
+                continue
+            want = np.asarray(want)
+            if got.shape != want.shape:
+                failures.append(f"{s.name} {op}: shape {got.shape}, expected {want.shape}")
+                continue
+            if got.dtype != np.asarray(s.x).dtype:
+                failures.append(f"{s.name} {op}: dtype {got.dtype}, expected {np.asarray(s.x).dtype}")
+            err = float(np.max(np.abs(got - want), initial=0.0))
+            scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+            if not err <= tol * scale:
+                failures.append(f"{s.name} {op}: max error {err:.2e} > {tol:.1e} x {scale:.3g}")
+    if failures:
+        raise AssertionError(f"{b!r} failed {len(failures)} checks:\n  " + "\n  ".join(failures))

@@ -1,0 +1,242 @@
+"""The ``abstractad`` command: ``backends``, ``check`` and ``bench``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+
+class UsageError(Exception):
+    """A bad target or argument: printed as one line, exit code 2."""
+
+
+def _engine_versions() -> list[tuple[str, str, str, str]]:
+    from importlib import metadata
+
+    from . import _backend
+
+    rows = []
+    dists = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow-cpu", "autograd": "autograd", "finitediff": "numpy"}
+    for name in _backend.installed_backends():
+        version = ""
+        for dist in (dists[name], name):
+            with contextlib.suppress(metadata.PackageNotFoundError):
+                version = metadata.version(dist)
+                break
+        cls = _backend.backend_class(name)
+        modes = "forward, reverse" if cls.has_pushforward() and cls.has_pullback() else (
+            "forward" if cls.has_pushforward() else "reverse")
+        rows.append((name, version, _devices(name), modes))
+    return rows
+
+
+def _devices(name: str) -> str:
+    if name == "torch":
+        import torch
+
+        return "cpu" + (f", cuda x{torch.cuda.device_count()}" if torch.cuda.is_available() else "")
+    if name == "jax":
+        import jax
+
+        return ", ".join(sorted({d.platform for d in jax.devices()}))
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return ", ".join(sorted({d.device_type.lower() for d in tf.config.list_physical_devices()}))
+    return "cpu"
+
+
+def _print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        print(title)
+        for row in (header, *rows):
+            print("  ".join(f"{c:<18}" for c in row))
+        return
+    table = Table(title=title)
+    for h in header:
+        table.add_column(h)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+@contextlib.contextmanager
+def _progress(total: int, quiet: bool) -> Iterator[Any]:
+    """A rich progress bar (on a terminal), yielding a callback that advances it with a label."""
+    try:
+        from rich.progress import Progress
+    except ImportError:
+        yield lambda label: None
+        return
+    if quiet:
+        yield lambda label: None
+        return
+    with Progress(transient=True) as bar:
+        task = bar.add_task("checking", total=total)
+
+        def advance(label: str) -> None:
+            bar.update(task, advance=1, description=label)
+
+        yield advance
+
+
+def _load_target(target: str) -> Any:
+    module, sep, attr = target.partition(":")
+    if not sep or not module or not attr:
+        raise UsageError(f"target must look like MODULE:FUNCTION, not {target!r}")
+    sys.path.insert(0, "")
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as e:
+        raise UsageError(f"cannot import {module!r}: {e}") from None
+    fn = mod
+    for part in attr.split("."):
+        fn = getattr(fn, part, None)
+        if fn is None:
+            raise UsageError(f"{module!r} has no attribute {attr!r}")
+    if not callable(fn):
+        raise UsageError(f"{target} is not callable")
+    return fn
+
+
+def _point(args: argparse.Namespace) -> Any:
+    dtype = np.dtype(args.dtype)
+    if args.x is not None:
+        try:
+            values = [float(v) for v in args.x.replace(",", " ").split()]
+        except ValueError:
+            raise UsageError(f"--x takes numbers separated by commas or spaces, not {args.x!r}") from None
+        x = np.asarray(values, dtype=dtype)
+        if args.shape is not None:
+            x = x.reshape(_shape(args.shape))
+        return x
+    shape = _shape(args.shape) if args.shape is not None else (5,)
+    return np.random.default_rng(args.seed).uniform(-1.0, 1.0, shape).astype(dtype)
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(s) for s in text.replace("x", ",").split(",") if s.strip())
+    except ValueError:
+        raise UsageError(f"--shape takes integers like 3,4 (or 3x4), not {text!r}") from None
+
+
+def _backends(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    from ._backend import known_backends
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    known = set(known_backends())
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise UsageError(f"unknown backends {bad}; known: {', '.join(sorted(known))}")
+    return names
+
+
+def cmd_backends(args: argparse.Namespace) -> int:
+    rows = _engine_versions()
+    _print_table("installed backends", ("backend", "version", "devices", "modes"), rows)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from ._check import check
+
+    backends = _backends(args.backends)
+    operators = tuple(args.operators.split(",")) if args.operators else None
+    reports = []
+    if args.target is None:
+        from .testing import scenarios
+
+        cases = [(s.f, s.x, s.args, s.name, _references(s)) for s in scenarios((np.dtype(args.dtype),))]
+    else:
+        cases = [(_load_target(args.target), _point(args), (), args.target, None)]
+    n_backends = len(backends) if backends is not None else len(__import__("abstractad").installed_backends())
+    with _progress(len(cases) * n_backends * 6, args.quiet) as advance:
+        for f, x, consts, name, reference in cases:
+            kwargs = {"operators": operators} if operators else {}
+            ops = operators or _operators_for(f, x, consts)
+            kwargs["operators"] = ops
+            report = check(f, x, *consts, backends=backends, reference=reference, progress=advance, **kwargs)
+            report.function = name
+            reports.append(report)
+    ok = all(r.ok for r in reports)
+    for report in reports:
+        if args.quiet and report.ok:
+            continue
+        _print_report(report)
+    failed = [r.function for r in reports if not r.ok]
+    print("all backends agree" if ok else f"DISAGREEMENT in: {', '.join(failed)}")
+    return 0 if ok else 1
+
+
+def _operators_for(f: Any, x: Any, consts: tuple) -> tuple[str, ...]:
+    y_shape = np.shape(f(x, *consts))
+    ops = ["jacobian", "jvp", "vjp"]
+    if y_shape == ():
+        ops = ["gradient", "hessian", "hvp", *ops]
+    if np.shape(x) == ():
+        ops += ["derivative", "second_derivative"]
+    return tuple(ops)
+
+
+def _references(s: Any) -> dict[str, Any]:
+    v, w = s.seeds()
+    refs = {"jacobian": s.jacobian, "jvp": s.jvp(v), "vjp": s.vjp(w)}
+    if s.scalar_out and not s.scalar_in:
+        refs.update(gradient=s.gradient, hessian=s.hessian, hvp=s.hvp(v))
+    if s.scalar_in:
+        refs.update(derivative=s.jacobian, second_derivative=s.second)
+    return refs
+
+
+def _print_report(report: Any) -> None:
+    try:
+        from rich.console import Console
+
+        Console().print(report.rich_table())
+    except ImportError:
+        print(report)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    raise UsageError("abstractad bench is not implemented yet (see the performance issue)")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="abstractad", description="One AD interface over many engines.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("backends", help="installed engines with versions, devices and modes").set_defaults(run=cmd_backends)
+    c = sub.add_parser("check", help="cross-check derivatives on every installed engine")
+    c.add_argument("target", nargs="?", help="MODULE:FUNCTION to check (default: the scenario library)")
+    c.add_argument("--x", help="the point, numbers separated by commas")
+    c.add_argument("--shape", help="the shape of x (random point in [-1, 1] when --x is not given)")
+    c.add_argument("--dtype", default="float64", choices=["float32", "float64"])
+    c.add_argument("--backends", help="comma-separated backend names (default: every installed one)")
+    c.add_argument("--operators", help="comma-separated operators (default: every one the shapes allow)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("-q", "--quiet", action="store_true", help="print only failures and the verdict")
+    c.set_defaults(run=cmd_check)
+    sub.add_parser("bench", help="benchmark against native calls").set_defaults(run=cmd_bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 disagreement, 2 bad usage)."""
+    p = parser()
+    args = p.parse_args(argv)
+    try:
+        return args.run(args)
+    except UsageError as e:
+        print(f"abstractad {args.command}: {e}", file=sys.stderr)
+        return 2
