@@ -1,7 +1,7 @@
 """abstractad: one automatic-differentiation interface over JAX, PyTorch, TensorFlow, autograd
 and finite differences. Importing it imports no engine."""
 
-from . import backends as backends
+from . import _autograph, backends as backends
 from ._arrays import array_namespace as array_namespace
 from ._backend import Backend as Backend
 from ._backend import installed_backends as installed_backends
@@ -64,3 +64,5 @@ __all__ = [
     "value_gradient_and_hessian",
     "vjp",
 ]
+
+_autograph.skip_autograph()  # when TensorFlow is imported first; else the TensorFlow backend does it

@@ -378,7 +378,12 @@ def restore(a: Any, info: ArrayInfo) -> Any:
     target = "numpy" if info.library == "python" else info.library
     if library_of(a) == target and target != "torch":
         return a
-    return convert(a, target, info.device if target == "torch" else None)
+    out = convert(a, target, info.device if target == "torch" else None)
+    if isinstance(out, np.ndarray) and not out.flags.writeable:
+        # A read-only view of an engine's buffer (JAX's are immutable): NumPy users expect to
+        # write into their results (SciPy's solvers do), so they get their own copy.
+        out = out.copy()
+    return out
 
 
 def restore_python(a: Any, info: ArrayInfo) -> Any:

@@ -34,6 +34,9 @@ class Backend:
     """
 
     name: ClassVar[str] = "custom"
+    # The modes in which this engine can differentiate a function bridged in by ``foreign``
+    # (JAX's custom_vjp and TensorFlow's custom_gradient have no forward mode).
+    bridge_modes: ClassVar[tuple[str, ...]] = ("forward", "reverse")
     mode: Mode = None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Backend:

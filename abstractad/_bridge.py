@@ -7,7 +7,6 @@ the ``Backend.foreign`` hook; this module holds what every engine shares.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +28,7 @@ class Foreign:
 
     def __init__(self, fn: Callable, backend: Backend, name: str = "f") -> None:
         self.fn, self.backend, self.name = fn, backend, name
+        self._specs: dict[tuple[tuple[int, ...], str], tuple[tuple[int, ...], str]] = {}
 
     def _native(self, a: Any, dtype: str | None = None) -> Any:
         if not _arrays.is_array(a):
@@ -71,6 +71,15 @@ class Foreign:
             y = self.fn(xn)
         return _arrays.shape_of(y), _arrays.dtype_name(y)
 
+    def spec(self, shape: tuple[int, ...], dtype: str) -> tuple[tuple[int, ...], str]:
+        """The shape and dtype name of ``f(x)`` for an `x` of this shape and dtype, without its values
+        (for an outer engine that is tracing): the backend's shape hook, else `f` evaluated once at
+        zeros. Cached per shape and dtype."""
+        key = (tuple(shape), dtype)
+        if key not in self._specs:
+            self._specs[key] = self.shape_dtype(np.zeros(shape, dtype=dtype))
+        return self._specs[key]
+
     def __repr__(self) -> str:
         return f"Foreign({self.name}, backend={self.backend!r})"
 
@@ -105,16 +114,21 @@ def differentiate_with(f: Callable, backend: BackendLike) -> Callable:
     foreign = Foreign(f, inner, getattr(f, "__name__", "f"))
     hooks: dict[Any, Callable] = {}
 
-    @functools.wraps(f)
     def g(x: Any) -> Any:
+        info = _arrays.describe(x)  # a TypeError for integer, boolean or non-array x
         outer = outer_backend_for(x)
         if outer is None:
-            info = _arrays.describe(x)
             return _arrays.restore_python(foreign.value(x), info)
         key = type(outer)
         if key not in hooks:
             hooks[key] = outer.foreign(foreign)
         return hooks[key](x)
 
+    # f's name and docstring, but no __wrapped__, and no "<lambda>" name: TensorFlow's AutoGraph
+    # would look for f's source instead of g's.
+    name = getattr(f, "__name__", "f")
+    if name.isidentifier():
+        g.__name__ = name
+    g.__doc__ = getattr(f, "__doc__", None)
     g.foreign = foreign  # type: ignore[attr-defined]
     return g

@@ -66,7 +66,7 @@ def pushforward(b: Backend, f: Callable, x: Array, v: Array) -> tuple[Array, Arr
         return b.pushforward(f, x, v)
     y, jac = jacobian(b, f, x, None, False)
     xp = b.namespace(jac)
-    flat = xp.reshape(jac, (size(y), size(x))) @ xp.reshape(v, (size(x),))
+    flat = xp.matmul(xp.reshape(jac, (size(y), size(x))), xp.reshape(v, (size(x), 1)))
     return y, xp.reshape(flat, shape(y))
 
 
@@ -78,7 +78,7 @@ def pullback(b: Backend, f: Callable, x: Array) -> tuple[Array, Callable[[Array]
     xp = b.namespace(jac)
 
     def pb(w: Array) -> Array:
-        flat = xp.reshape(w, (1, size(y))) @ xp.reshape(jac, (size(y), size(x)))
+        flat = xp.matmul(xp.reshape(w, (1, size(y))), xp.reshape(jac, (size(y), size(x))))
         return xp.reshape(flat, shape(x))
 
     return y, pb

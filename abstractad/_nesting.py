@@ -75,13 +75,21 @@ class SecondOrder(Backend):
         if self.same_engine:
             return self.outer, _derive.inner_gradient(self.inner, f), x, lambda a: a
         grad = Foreign(_derive.inner_gradient(self.inner, f), self.inner, "gradient")
-        bridged = self.outer.foreign(grad)
+        outer = self.outer
+        if "forward" not in outer.bridge_modes:
+            if outer.mode == "forward":
+                raise ValueError(
+                    f"{outer!r} cannot differentiate another engine's gradient in forward mode; "
+                    "use mode=None or mode='reverse' for the outer backend"
+                )
+            outer = dataclasses.replace(outer, mode="reverse")
+        bridged = outer.foreign(grad)
         library = _arrays.library_of(self.outer.asarray(_arrays.to_numpy(x) if _arrays.is_array(x) else x))
 
         def to_outer(a: Any) -> Any:
             return self.outer.asarray(_arrays.convert(a, library or "numpy"))
 
-        return self.outer, bridged, to_outer(x), to_outer
+        return outer, bridged, to_outer(x), to_outer
 
     @property
     def same_engine(self) -> bool:

@@ -103,12 +103,12 @@ def _rosenbrock_derivatives(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _affine_tanh(x, a, b):
     xp = array_namespace(x)
-    return a @ xp.tanh(x) + b
+    return xp.matmul(a, xp.tanh(x)) + b
 
 
 def _matrix_quadratic(x, b):
     xp = array_namespace(x)
-    return xp.sum((x @ b) ** 2)
+    return xp.sum(xp.matmul(x, b) ** 2)
 
 
 def _curve(t):

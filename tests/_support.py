@@ -87,3 +87,8 @@ def assert_close(got: Any, want: Any, rtol: float) -> None:
     scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
     err = float(np.max(np.abs(got - want), initial=0.0))
     assert err <= rtol * scale, f"max error {err:.3g} > {rtol:.3g} x scale {scale:.3g}"
+
+
+def total(a: Any) -> Any:
+    """The sum of `a` in its own library (TensorFlow tensors have no ``.sum()``)."""
+    return ad.array_namespace(a).sum(a)

@@ -8,7 +8,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from _support import BACKENDS, assert_close
+from _support import BACKENDS, assert_close, total
 
 import abstractad as ad
 
@@ -130,7 +130,7 @@ def test_hessian_of_non_scalar(backend_id: str) -> None:
 @pytest.mark.parametrize("op", ["jvp", "hvp"])
 def test_tangent_of_wrong_shape(backend_id: str, op: str) -> None:
     with pytest.raises(ValueError, match=r"tangent v has shape \(3,\).*\(2,\)"):
-        getattr(ad, op)(lambda x: (x**2).sum(), np.ones(2), np.ones(3), backend=BACKENDS[backend_id]())
+        getattr(ad, op)(lambda x: total(x**2), np.ones(2), np.ones(3), backend=BACKENDS[backend_id]())
 
 
 def test_cotangent_of_wrong_shape(backend_id: str) -> None:
@@ -141,7 +141,7 @@ def test_cotangent_of_wrong_shape(backend_id: str) -> None:
 @pytest.mark.parametrize("x", [np.array([1, 2]), np.array([True]), 3, True], ids=["int", "bool", "pyint", "pybool"])
 def test_non_float_x_is_a_type_error(backend_id: str, x) -> None:
     with pytest.raises(TypeError, match=r"dtype (int|bool)"):
-        ad.gradient(lambda x: (x**2).sum(), x, backend=BACKENDS[backend_id]())
+        ad.gradient(lambda x: total(x**2), x, backend=BACKENDS[backend_id]())
 
 
 def test_non_array_x_is_a_type_error() -> None:
@@ -186,7 +186,7 @@ def test_bad_mode_and_fd_options() -> None:
 def test_dtype_kept(backend_id: str, dtype) -> None:
     x = np.array([0.5, 1.5], dtype=dtype)
     b = BACKENDS[backend_id]()
-    assert ad.gradient(lambda x: (x**2).sum(), x, backend=b).dtype == dtype
+    assert ad.gradient(lambda x: total(x**2), x, backend=b).dtype == dtype
     assert ad.jacobian(lambda x: x**2, x, backend=b).dtype == dtype
 
 
@@ -195,7 +195,7 @@ def test_python_float_gives_scalars(backend_id: str) -> None:
     d = ad.derivative(lambda t: t**3, 2.0, backend=b)
     assert isinstance(d, float) and np.ndim(d) == 0
     assert_close(d, 12.0, 1e-5)
-    assert_close(ad.jacobian(lambda t: t * np.array([1.0, 2.0]), 2.0, backend=b), [1.0, 2.0], 1e-6)
+    assert_close(ad.jacobian(lambda t: ad.array_namespace(t).stack([t, 2 * t]), 2.0, backend=b), [1.0, 2.0], 1e-6)
 
 
 def test_constants_are_passed_unchanged(backend_id: str) -> None:
@@ -205,7 +205,7 @@ def test_constants_are_passed_unchanged(backend_id: str) -> None:
 
     def f(x, a, options, label):
         assert label == "label" and options == {"power": 3}
-        return (a * x ** options["power"]).sum()
+        return total(a * x ** options["power"])
 
     x = np.array([1.0, 2.0])
     assert_close(ad.gradient(f, x, a, options, "label", backend=b), 3 * a * x**2, 1e-5)
@@ -215,7 +215,7 @@ def test_inputs_are_not_mutated(backend_id: str) -> None:
     b = BACKENDS[backend_id]()
     x, v, a = np.array([1.0, 2.0]), np.array([0.5, -1.0]), np.array([3.0, 4.0])
     copies = [c.copy() for c in (x, v, a)]
-    ad.hvp(lambda x, a: (a * x**3).sum(), x, v, a, backend=b)
+    ad.hvp(lambda x, a: total(a * x**3), x, v, a, backend=b)
     ad.jacobian(lambda x, a: a * x, x, a, backend=b)
     for got, want in zip((x, v, a), copies):
         np.testing.assert_array_equal(got, want)

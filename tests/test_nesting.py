@@ -37,12 +37,15 @@ def test_second_order_pairs(outer: str, inner: str, name: str) -> None:
 STRATEGIES = [("forward", "reverse"), ("reverse", "reverse"), ("reverse", "forward"), ("forward", "forward")]
 
 
+AD_ENGINES = [e for e in ENGINES if e != "finitediff"]
+
+
+@pytest.mark.parametrize("engine", AD_ENGINES)
 @pytest.mark.parametrize("outer_mode, inner_mode", STRATEGIES)
-def test_hvp_strategies(outer_mode: str, inner_mode: str) -> None:
+def test_hvp_strategies(engine: str, outer_mode: str, inner_mode: str) -> None:
     """Forward-over-reverse, reverse-over-reverse, reverse-over-forward, forward-over-forward."""
     s = SCENARIOS["sum_sin_sq"]
     v, _ = s.seeds()
-    engine = next(e for e in ENGINES if e != "finitediff")
     cls = type(ad.resolve_backend(engine))
     b = ad.backends.SecondOrder(cls(mode=outer_mode), cls(mode=inner_mode))
     assert_close(ad.hvp(s.f, s.x, v, backend=b), s.hvp(v), 1e-10)
@@ -74,3 +77,73 @@ def test_differentiate_with_inside_autograd(inner: str) -> None:
     assert_close(g, 2 * want, _tol(inner))
     jv = autograd.make_jvp(lambda x: sincube(x))(x)(np.ones(3))[1]
     assert_close(jv, want, _tol(inner))
+
+
+def _sincube(inner: str):
+    f = ad.differentiate_with(lambda x: ad.array_namespace(x).sin(x) * x**2, inner)
+    x = np.array([0.3, -1.2, 2.0])
+    return f, x, np.cos(x) * x**2 + 2 * x * np.sin(x)
+
+
+@pytest.mark.parametrize("inner", ENGINES)
+def test_differentiate_with_inside_jax(inner: str) -> None:
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    f, x, want = _sincube(inner)
+    tol = _tol(inner)
+    with jax.enable_x64(True):
+        xj = jnp.asarray(x)
+
+        def loss(z):
+            return jnp.sum(f(z) * 2.0)
+
+        assert_close(jax.grad(loss)(xj), 2 * want, tol)
+        assert_close(jax.jit(jax.grad(loss))(xj), 2 * want, tol)
+        assert_close(jax.vmap(jax.grad(loss))(jnp.stack([xj, xj])), np.stack([2 * want] * 2), tol)
+        assert_close(jax.jacrev(f)(xj), np.diag(want), tol)
+        assert_close(jax.jit(f)(xj), np.sin(x) * x**2, 1e-12)
+        with pytest.raises(TypeError, match="custom_vjp"):
+            jax.jvp(f, (xj,), (xj,))
+
+
+@pytest.mark.parametrize("inner", ENGINES)
+def test_differentiate_with_inside_torch(inner: str) -> None:
+    torch = pytest.importorskip("torch")
+    f, x, want = _sincube(inner)
+    tol = _tol(inner)
+    xt = torch.tensor(x, requires_grad=True)
+    (f(xt) * 2.0).sum().backward()
+    assert_close(xt.grad, 2 * want, tol)
+    x0 = torch.tensor(x)
+    assert_close(torch.func.grad(lambda z: f(z).sum())(x0), want, tol)
+    assert_close(torch.func.jvp(f, (x0,), (torch.ones(3, dtype=x0.dtype),))[1], want, tol)
+    assert_close(torch.func.jacrev(f)(x0), np.diag(want), tol)
+    assert_close(torch.func.jacfwd(f)(x0), np.diag(want), tol)
+    assert_close(torch.func.vmap(f)(torch.stack([x0, 2 * x0])), np.stack([f(x), f(2 * x)]), 1e-12)
+    assert not x0.requires_grad
+
+
+@pytest.mark.parametrize("inner", ENGINES)
+def test_differentiate_with_inside_tensorflow(inner: str) -> None:
+    tf = pytest.importorskip("tensorflow")
+    f, x, want = _sincube(inner)
+    tol = _tol(inner)
+
+    def grad(z):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            y = tf.reduce_sum(f(z) * 2.0)
+        return tape.gradient(y, z)
+
+    xt = tf.constant(x)
+    assert_close(grad(xt), 2 * want, tol)
+    assert_close(tf.function(grad)(xt), 2 * want, tol)
+    assert_close(tf.function(f)(xt), np.sin(x) * x**2, 1e-12)
+
+
+@pytest.mark.parametrize("outer", [e for e in ("jax", "torch", "tensorflow", "autograd") if e in ENGINES])
+def test_differentiate_with_checks_dtype(outer: str) -> None:
+    f, x, _ = _sincube("finitediff")
+    with pytest.raises(TypeError, match="dtype int64"):
+        f(ad.resolve_backend(outer).asarray(np.array([1, 2])))

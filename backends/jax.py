@@ -1,0 +1,189 @@
+"""JAX: ``jax.jvp`` forward, ``jax.vjp`` reverse, ``jax.vmap`` for batches, ``jax.jit`` when asked."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from abstractad import _arrays
+from abstractad._backend import Backend, Mode, check_mode
+
+_WIDE = ("float64", "complex128")
+
+# What jax.jit raises when f needs concrete values (Python control flow on them, NumPy calls, int()).
+UNTRACEABLE: tuple[type[Exception], ...] = (
+    jax.errors.ConcretizationTypeError,  # TracerBoolConversionError is a subclass
+    jax.errors.TracerArrayConversionError,
+    jax.errors.TracerIntegerConversionError,
+    jax.errors.NonConcreteBooleanIndexError,
+)
+
+
+class CompileFallbackWarning(UserWarning):
+    """``Jax(compile=True)`` could not trace `f` and runs this operator eagerly instead."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Jax(Backend):
+    """Differentiate with JAX: ``jax.jvp`` forward, ``jax.vjp`` reverse, ``jax.vmap`` for batches.
+
+    `f` receives JAX arrays or tracers: write it with ``jax.numpy`` or ``ad.array_namespace(x)``.
+    float64 inputs are computed in float64 without touching the global ``jax_enable_x64`` flag.
+    Every operator is traceable, so it can be called inside the user's own ``jax.jit``.
+    ``compile=True`` jits each derived operator once per function, shapes and dtypes; where `f`
+    cannot be traced it falls back to eager with one :class:`CompileFallbackWarning`.
+
+    >>> import numpy as np, abstractad as ad
+    >>> ad.hessian(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]), backend=ad.backends.Jax())
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
+
+    name: ClassVar[str] = "jax"
+    bridge_modes: ClassVar[tuple[str, ...]] = ("reverse",)
+    mode: Mode = None
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        check_mode(self.mode)
+
+    # ------------------------------------------------------------------ primitives
+    def pushforward(self, f: Callable, x: Any, v: Any) -> tuple[Any, Any]:
+        return jax.jvp(f, (x,), (v,))
+
+    def pullback(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
+        y, vjp = jax.vjp(f, x)
+        return y, lambda w: vjp(w)[0]
+
+    # ------------------------------------------------------------------ hooks
+    def batched_pushforward(self, f: Callable, x: Any, vs: Any) -> tuple[Any, Any]:
+        # f(x) does not depend on the tangent: out_axes=None keeps it unbatched (as jax.jacfwd does).
+        return jax.vmap(lambda v: jax.jvp(f, (x,), (v,)), out_axes=(None, 0))(vs)
+
+    def batched_pullback(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
+        y, vjp = jax.vjp(f, x)
+        return y, jax.vmap(lambda w: vjp(w)[0])
+
+    def namespace(self, x: Any) -> Any:
+        return jnp
+
+    def asarray(self, a: Any) -> Any:
+        return _arrays.convert(a, "jax")  # JAX arrays and tracers pass through; DLPack where it can
+
+    def output_shape(self, f: Callable, x: Any) -> tuple[int, ...] | None:
+        try:
+            out = jax.eval_shape(f, x)
+        except Exception:  # f needs concrete values (or fails): the real call will tell
+            return None
+        shape = getattr(out, "shape", None)
+        return tuple(shape) if shape is not None else None
+
+    def scope(self, dtype: str) -> contextlib.AbstractContextManager:
+        if dtype in _WIDE and not jax.config.jax_enable_x64:
+            return jax.enable_x64(True)  # thread-local, restored on exit (also after an exception)
+        return contextlib.nullcontext()
+
+    def foreign(self, fn: Any) -> Callable[[Any], Any]:
+        """A ``jax.custom_vjp`` function whose value and VJP are ``jax.pure_callback`` calls into
+        ``fn``'s backend: it works under ``jax.grad`` / ``jax.vjp`` / ``jax.jacrev``, ``jax.jit`` and
+        ``jax.vmap`` (one callback per batch element), not under forward mode (``jax.jvp``,
+        ``jax.jacfwd``), which JAX refuses for ``custom_vjp`` functions."""
+        return _foreign_function(fn)
+
+    def compile_operator(self, fn: Callable) -> Callable | None:
+        return _Jitted(fn) if self.compile else None
+
+    def __repr__(self) -> str:
+        return f"Jax(mode={self.mode!r}, compile={self.compile!r})"
+
+
+def _host(op: Callable[..., Any], out: jax.ShapeDtypeStruct) -> Callable[..., np.ndarray]:
+    """`op` as a host callback: NumPy arrays in, a NumPy array of `out`'s shape and dtype back."""
+
+    def call(*arrays: np.ndarray) -> np.ndarray:
+        y = np.asarray(_arrays.to_numpy(op(*arrays)), dtype=out.dtype)
+        if y.shape != out.shape:
+            raise ValueError(f"a differentiate_with function returned shape {y.shape}, expected {out.shape}")
+        return y
+
+    return call
+
+
+def _foreign_function(fn: Any) -> Callable[[Any], Any]:
+    def out_spec(x: Any) -> jax.ShapeDtypeStruct:
+        shape, dtype = fn.spec(tuple(x.shape), str(x.dtype))
+        return jax.ShapeDtypeStruct(shape, jax.dtypes.canonicalize_dtype(dtype))
+
+    @jax.custom_vjp
+    def call(x: Any) -> Any:
+        out = out_spec(x)
+        return jax.pure_callback(_host(fn.value, out), out, x, vmap_method="sequential")
+
+    def fwd(x: Any) -> tuple[Any, Any]:
+        return call(x), x
+
+    def bwd(x: Any, w: Any) -> tuple[Any]:
+        out = jax.ShapeDtypeStruct(x.shape, x.dtype)
+        return (jax.pure_callback(_host(fn.vjp, out), out, x, w, vmap_method="sequential"),)
+
+    call.defvjp(fwd, bwd)
+
+    def bridged(x: Any) -> Any:
+        return call(jnp.asarray(x))
+
+    return bridged
+
+
+class _Jitted:
+    """``jax.jit(fn)``, falling back to `fn` for good (with one warning) if `fn` cannot be traced."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+        self.jitted = jax.jit(fn)
+        self.eager = False
+        self._lock = threading.Lock()
+
+    def __call__(self, *args: Any) -> Any:
+        if self.eager:
+            return self.fn(*args)
+        try:
+            return self.jitted(*args)
+        except UNTRACEABLE as e:
+            reason = e
+        out = self.fn(*args)  # eager; if it fails too, its own error propagates and nothing is remembered
+        with self._lock:
+            first, self.eager = not self.eager, True
+        if first:
+            warnings.warn(_fallback_message(reason), CompileFallbackWarning, stacklevel=_user_stacklevel())
+        return out
+
+
+def _fallback_message(e: Exception) -> str:
+    why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return (
+        f"Jax(compile=True) could not trace f ({type(e).__name__}: {why}), so this operator runs eagerly "
+        "from now on. To compile it, make f traceable: replace Python `if`/`while` on array values with "
+        "jnp.where or jax.lax.cond / jax.lax.while_loop, NumPy calls with jax.numpy, and int()/float() of "
+        "arrays with array operations; or pass values that select code paths as constants (*args) that "
+        "are not arrays. Use Jax() to run eagerly without this warning."
+    )
+
+
+def _user_stacklevel() -> int:
+    """The stacklevel of the first frame outside abstractad and JAX, so the warning points at the user."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".", 1)[0] in ("abstractad", "jax"):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+_arrays.register_namespace("jax", lambda *arrays: jnp)
