@@ -1,7 +1,8 @@
 """abstractad: one automatic-differentiation interface over JAX, PyTorch, TensorFlow, autograd
 and finite differences. Importing it imports no engine."""
 
-from . import _autograph, backends as backends
+from . import _autograph
+from . import backends as backends
 from ._arrays import array_namespace as array_namespace
 from ._backend import Backend as Backend
 from ._backend import installed_backends as installed_backends
@@ -40,8 +41,8 @@ __all__ = [
     "JacobianOperator",
     "MissingEngineError",
     "array_namespace",
-    "check",
     "backends",
+    "check",
     "derivative",
     "differentiate_with",
     "gradient",

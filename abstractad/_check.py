@@ -103,7 +103,8 @@ class CheckReport:
         return table
 
     def __str__(self) -> str:
-        return f"check {self.function} at shape {self.shape}, {self.dtype}: {'ok' if self.ok else 'DISAGREEMENT'}\n" + self.table()
+        verdict = "ok" if self.ok else "DISAGREEMENT"
+        return f"check {self.function} at shape {self.shape}, {self.dtype}: {verdict}\n" + self.table()
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.HEADER)

@@ -22,7 +22,9 @@ def _engine_versions() -> list[tuple[str, str, str, str]]:
     from . import _backend
 
     rows = []
-    dists = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow-cpu", "autograd": "autograd", "finitediff": "numpy"}
+    dists = {
+        "jax": "jax", "torch": "torch", "tensorflow": "tensorflow-cpu", "autograd": "autograd", "finitediff": "numpy"
+    }
     for name in _backend.installed_backends():
         version = ""
         for dist in (dists[name], name):

@@ -199,8 +199,8 @@ def assert_backend_correct(
     >>> assert_backend_correct("finitediff")
     """
     from . import _first_order, _second_order
-    from ._check import default_tolerance
     from ._backend import resolve
+    from ._check import default_tolerance
 
     b = resolve(backend)
     failures = []

@@ -83,7 +83,7 @@ def test_conformance_kit(ad_backend: str) -> None:
 
 
 def test_conformance_kit_catches_a_wrong_backend() -> None:
-    with pytest.raises(AssertionError, match="failed .* checks"):
+    with pytest.raises(AssertionError, match=r"failed .* checks"):
         assert_backend_correct(Wrong(), second_order=False, dtypes=(np.float64,))
 
 

@@ -144,6 +144,6 @@ def test_differentiate_with_inside_tensorflow(inner: str) -> None:
 
 @pytest.mark.parametrize("outer", [e for e in ("jax", "torch", "tensorflow", "autograd") if e in ENGINES])
 def test_differentiate_with_checks_dtype(outer: str) -> None:
-    f, x, _ = _sincube("finitediff")
-    with pytest.raises(TypeError, match="dtype int64"):
+    f, _, _ = _sincube("finitediff")
+    with pytest.raises(TypeError, match="dtype int"):
         f(ad.resolve_backend(outer).asarray(np.array([1, 2])))
