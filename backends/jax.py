@@ -65,6 +65,12 @@ class Jax(Backend):
         return y, lambda w: vjp(w)[0]
 
     # ------------------------------------------------------------------ hooks
+    def linearize(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
+        if self.mode == "reverse":
+            return super().linearize(f, x)
+        y, linear = jax.linearize(f, x)  # one forward pass; every product after it is linear algebra
+        return y, linear
+
     def batched_pushforward(self, f: Callable, x: Any, vs: Any) -> tuple[Any, Any]:
         # f(x) does not depend on the tangent: out_axes=None keeps it unbatched (as jax.jacfwd does).
         return jax.vmap(lambda v: jax.jvp(f, (x,), (v,)), out_axes=(None, 0))(vs)
