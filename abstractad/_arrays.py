@@ -47,10 +47,22 @@ def dtype_name(x: Any) -> str:
     dtype = getattr(x, "dtype", None)
     if dtype is None:
         raise _errors.bad_input_type(x)
+    try:
+        return _DTYPE_NAMES[dtype]
+    except (KeyError, TypeError):
+        pass
     name = getattr(dtype, "name", None)
     if library_of(x) == "torch" or not isinstance(name, str):
         name = str(dtype).rsplit(".", 1)[-1]
+    try:
+        _DTYPE_NAMES[dtype] = name
+    except TypeError:  # an unhashable dtype object: not cached
+        pass
     return name
+
+
+# dtype object -> name: reading NumPy's dtype.name costs microseconds on every call.
+_DTYPE_NAMES: dict[Any, str] = {}
 
 
 def is_float_dtype(name: str) -> bool:

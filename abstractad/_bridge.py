@@ -50,6 +50,19 @@ class Foreign:
         with self._scope(x):
             return _derive.pullback(self.backend, self.fn, self._native(x))[1](self._native(w))
 
+    def vjp_hvp(self, x: Any, w: Any, u: Any) -> Any:
+        """The derivative of ``x -> vjp(x, w)`` transposed along `u`: ``∇²⟨w, f⟩(x) u``, the inner
+        backend's own HVP of the scalar ``z -> ⟨w, f(z)⟩``. With ``jvp(x, u)`` (the derivative in
+        `w`) it is what an outer engine needs to differentiate the bridge's VJP: second order."""
+        with self._scope(x):
+            wn = self._native(w)
+
+            def weighted(z: Any) -> Any:
+                y = self.fn(z)
+                return self.backend.namespace(y).sum(y * wn)
+
+            return _derive.hvp(self.backend, weighted, self._native(x), self._native(u))
+
     def vjp_and_value(self, x: Any) -> tuple[Any, Callable[[Any], Any]]:
         """``(f(x), w -> wᵀ J)`` with one forward pass of the inner backend."""
         with self._scope(x):

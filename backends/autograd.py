@@ -55,6 +55,18 @@ class Autograd(Backend):
         def call(x: Any) -> Any:
             return numpy(fn.value(x))
 
-        defvjp(call, lambda ans, x: lambda w: numpy(fn.vjp(x, w)))
+        # The VJP is itself a primitive, differentiable once more (second order through the
+        # bridge: the inner backend's HVP in x, its JVP in w); its own derivatives are not defined.
+        @primitive
+        def vjp(x: Any, w: Any) -> Any:
+            return numpy(fn.vjp(x, w))
+
+        defvjp(call, lambda ans, x: lambda w: vjp(x, w))
         defjvp(call, lambda v, ans, x: numpy(fn.jvp(x, v)))
+        defvjp(
+            vjp,
+            lambda ans, x, w: lambda u: numpy(fn.vjp_hvp(x, w, u)),
+            lambda ans, x, w: lambda u: numpy(fn.jvp(x, u)),
+        )
+        defjvp(vjp, lambda u, ans, x, w: numpy(fn.vjp_hvp(x, w, u)), lambda u, ans, x, w: numpy(fn.vjp(x, u)))
         return call

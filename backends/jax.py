@@ -137,9 +137,28 @@ def _foreign_function(fn: Any) -> Callable[[Any], Any]:
     def fwd(x: Any) -> tuple[Any, Any]:
         return call(x), x
 
-    def bwd(x: Any, w: Any) -> tuple[Any]:
+    # The VJP is itself a custom_vjp function, so reverse-over-reverse second order works through
+    # the bridge (the inner backend's HVP in x, its JVP in w); its own derivative is not defined.
+    @jax.custom_vjp
+    def vjp(x: Any, w: Any) -> Any:
         out = jax.ShapeDtypeStruct(x.shape, x.dtype)
-        return (jax.pure_callback(_host(fn.vjp, out), out, x, w, vmap_method="sequential"),)
+        return jax.pure_callback(_host(fn.vjp, out), out, x, w, vmap_method="sequential")
+
+    def vjp_fwd(x: Any, w: Any) -> tuple[Any, Any]:
+        return vjp(x, w), (x, w)
+
+    def vjp_bwd(res: tuple[Any, Any], u: Any) -> tuple[Any, Any]:
+        x, w = res
+        dx, dw = jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(w.shape, w.dtype)
+        return (
+            jax.pure_callback(_host(fn.vjp_hvp, dx), dx, x, w, u, vmap_method="sequential"),
+            jax.pure_callback(_host(fn.jvp, dw), dw, x, u, vmap_method="sequential"),
+        )
+
+    vjp.defvjp(vjp_fwd, vjp_bwd)
+
+    def bwd(x: Any, w: Any) -> tuple[Any]:
+        return (vjp(x, w),)
 
     call.defvjp(fwd, bwd)
 

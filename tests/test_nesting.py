@@ -77,12 +77,25 @@ def test_differentiate_with_inside_autograd(inner: str) -> None:
     assert_close(g, 2 * want, _tol(inner))
     jv = autograd.make_jvp(lambda x: sincube(x))(x)(np.ones(3))[1]
     assert_close(jv, want, _tol(inner))
+    # Second order through the bridge: reverse over reverse, and forward over reverse.
+    grad = autograd.grad(lambda x: anp.sum(sincube(x)))
+    assert_close(autograd.jacobian(grad)(x), _sincube_second(x), _tol2(inner))
+    assert_close(autograd.make_jvp(grad)(x)(np.ones(3))[1], _sincube_second(x).sum(axis=1), _tol2(inner))
 
 
 def _sincube(inner: str):
     f = ad.differentiate_with(lambda x: ad.array_namespace(x).sin(x) * x**2, inner)
     x = np.array([0.3, -1.2, 2.0])
     return f, x, np.cos(x) * x**2 + 2 * x * np.sin(x)
+
+
+def _sincube_second(x: np.ndarray) -> np.ndarray:
+    """The Hessian of sum(sin(x) x^2)."""
+    return np.diag(-np.sin(x) * x**2 + 4 * x * np.cos(x) + 2 * np.sin(x))
+
+
+def _tol2(inner: str) -> float:
+    return 1e-5 if inner == "finitediff" else 1e-10
 
 
 @pytest.mark.parametrize("inner", ENGINES)
@@ -105,6 +118,10 @@ def test_differentiate_with_inside_jax(inner: str) -> None:
         assert_close(jax.jit(f)(xj), np.sin(x) * x**2, 1e-12)
         with pytest.raises(TypeError, match="custom_vjp"):
             jax.jvp(f, (xj,), (xj,))
+        # Second order through the bridge, reverse over reverse (the inner backend's HVP).
+        hess = jax.jacrev(jax.grad(lambda z: jnp.sum(f(z))))
+        assert_close(hess(xj), _sincube_second(x), _tol2(inner))
+        assert_close(jax.jit(hess)(xj), _sincube_second(x), _tol2(inner))
 
 
 @pytest.mark.parametrize("inner", ENGINES)
