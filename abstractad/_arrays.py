@@ -321,7 +321,7 @@ def convert(a: Any, library: str, device: Any = None) -> Any:
     if source is not None:
         try:
             out = _from_dlpack(source, library)
-        except (BufferError, TypeError, ValueError, RuntimeError):
+        except Exception:  # refused by the importer (layout, dtype, alignment): copy below
             out = None
         if out is not None:
             return _to_device(out, library, device)
@@ -345,9 +345,11 @@ def _from_dlpack(source: Any, library: str) -> Any:
 
         return jax.dlpack.from_dlpack(source)
     if library == "tensorflow":
-        import tensorflow as tf
+        # TensorFlow's DLPack import aborts the process on unaligned buffers and refuses
+        # non-contiguous ones: its backend checks both and copies through NumPy where needed.
+        from abstractad.backends.tensorflow import _to_tensor
 
-        return tf.experimental.dlpack.from_dlpack(source.__dlpack__())
+        return _to_tensor(source)
     return None
 
 
@@ -390,7 +392,13 @@ def restore(a: Any, info: ArrayInfo) -> Any:
     target = "numpy" if info.library == "python" else info.library
     if library_of(a) == target and target != "torch":
         return a
-    out = convert(a, target, info.device if target == "torch" else None)
+    if target == "jax" and info.dtype in ("float64", "complex128"):
+        import jax
+
+        with jax.enable_x64(True):  # else JAX would make the float64 result float32
+            out = convert(a, target)
+    else:
+        out = convert(a, target, info.device if target == "torch" else None)
     if isinstance(out, np.ndarray) and not out.flags.writeable:
         # A read-only view of an engine's buffer (JAX's are immutable): NumPy users expect to
         # write into their results (SciPy's solvers do), so they get their own copy.

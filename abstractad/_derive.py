@@ -6,6 +6,7 @@ These functions never leave the engine's arrays, so an engine can differentiate 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,8 @@ def shape(a: Array) -> tuple[int, ...]:
 
 
 def size(a: Array) -> int:
-    return int(np.prod(shape(a), dtype=np.int64))
+    # math.prod, not np.prod: torch.compile would trace NumPy's product and break the graph.
+    return math.prod(shape(a))
 
 
 def check_scalar(operator: str, y: Array) -> None:

@@ -139,6 +139,15 @@ def test_differentiate_with_inside_torch(inner: str) -> None:
     assert_close(torch.func.jacfwd(f)(x0), np.diag(want), tol)
     assert_close(torch.func.vmap(f)(torch.stack([x0, 2 * x0])), np.stack([f(x), f(2 * x)]), 1e-12)
     assert not x0.requires_grad
+    # Second order through the bridge: torch.func.hessian (forward over reverse), jacrev over
+    # grad, and double backward.
+    hess = _sincube_second(x)
+    assert_close(torch.func.hessian(lambda z: f(z).sum())(x0), hess, _tol2(inner))
+    assert_close(torch.func.jacrev(torch.func.grad(lambda z: f(z).sum()))(x0), hess, _tol2(inner))
+    xt = torch.tensor(x, requires_grad=True)
+    (g,) = torch.autograd.grad(f(xt).sum(), xt, create_graph=True)
+    (hv,) = torch.autograd.grad(g, xt, torch.ones(3, dtype=xt.dtype))
+    assert_close(hv, hess.sum(axis=1), _tol2(inner))
 
 
 @pytest.mark.parametrize("inner", ENGINES)
