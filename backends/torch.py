@@ -309,7 +309,7 @@ def _isolated(op: Callable[..., Any], *ts: Tensor) -> Tensor:
     def work() -> None:
         try:
             box["out"] = _back(op(*ts), ts[-1])
-        except BaseException as e:  # noqa: BLE001 - handed to the calling thread as it is
+        except BaseException as e:  # handed to the calling thread as it is
             box["error"] = e
 
     thread = threading.Thread(target=work, name="abstractad-bridge")
