@@ -133,6 +133,10 @@ def differentiate_with(f: Callable, backend: BackendLike) -> Callable:
         if outer is None:
             return _arrays.restore_python(foreign.value(x), info)
         key = type(outer)
+        if key is type(inner):
+            # The caller's engine is the backend's own: it differentiates f natively, to the same
+            # derivatives, without a bridge (and without a host callback inside its own graph).
+            return f(x)
         if key not in hooks:
             hooks[key] = outer.foreign(foreign)
         return hooks[key](x)

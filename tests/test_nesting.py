@@ -116,8 +116,11 @@ def test_differentiate_with_inside_jax(inner: str) -> None:
         assert_close(jax.vmap(jax.grad(loss))(jnp.stack([xj, xj])), np.stack([2 * want] * 2), tol)
         assert_close(jax.jacrev(f)(xj), np.diag(want), tol)
         assert_close(jax.jit(f)(xj), np.sin(x) * x**2, 1e-12)
-        with pytest.raises(TypeError, match="custom_vjp"):
-            jax.jvp(f, (xj,), (xj,))
+        if inner == "jax":  # the engine's own function: differentiated natively, forward mode too
+            assert_close(jax.jvp(f, (xj,), (jnp.ones(3),))[1], want, tol)
+        else:  # through the bridge, a custom_vjp: JAX refuses forward mode
+            with pytest.raises(TypeError, match="custom_vjp"):
+                jax.jvp(f, (xj,), (xj,))
         # Second order through the bridge, reverse over reverse (the inner backend's HVP).
         hess = jax.jacrev(jax.grad(lambda z: jnp.sum(f(z))))
         assert_close(hess(xj), _sincube_second(x), _tol2(inner))
@@ -166,6 +169,18 @@ def test_differentiate_with_inside_tensorflow(inner: str) -> None:
     assert_close(grad(xt), 2 * want, tol)
     assert_close(tf.function(grad)(xt), 2 * want, tol)
     assert_close(tf.function(f)(xt), np.sin(x) * x**2, 1e-12)
+
+    def hessian(z):  # second order through the bridge: nested tapes
+        with tf.GradientTape() as outer:
+            outer.watch(z)
+            with tf.GradientTape() as inner_tape:
+                inner_tape.watch(z)
+                y = tf.reduce_sum(f(z))
+            g = inner_tape.gradient(y, z)
+        return outer.jacobian(g, z)
+
+    assert_close(hessian(xt), _sincube_second(x), _tol2(inner))
+    assert_close(tf.function(hessian)(xt), _sincube_second(x), _tol2(inner))
 
 
 @pytest.mark.parametrize("outer", [e for e in ("jax", "torch", "tensorflow", "autograd") if e in ENGINES])
