@@ -267,7 +267,8 @@ def _to_tensor(a: Any) -> Tensor:
     try:
         if lib == "torch":
             t = a.detach()
-            if t.device.type == "cpu" and t.is_contiguous() and not (t.is_conj() or t.is_neg()) and _aligned(t.data_ptr()):
+            plain = t.is_contiguous() and not (t.is_conj() or t.is_neg())
+            if t.device.type == "cpu" and plain and _aligned(t.data_ptr()):
                 return tf.experimental.dlpack.from_dlpack(t.__dlpack__())
         elif lib == "jax" and not _arrays._is_jax_tracer(a):
             if a.platform() == "cpu" if hasattr(a, "platform") else True:
