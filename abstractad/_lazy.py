@@ -65,7 +65,8 @@ class _Lazy:
             native = to_native(self._b, seed)
             xp = self._b.namespace(native)
             out = product(xp.reshape(native, in_shape))
-            out = xp.reshape(out, (int(np.prod(out_shape, dtype=np.int64)), *shape[1:]))
+            # The product may be another engine's array (SecondOrder across engines): its own namespace.
+            out = _arrays.array_namespace(out).reshape(out, (int(np.prod(out_shape, dtype=np.int64)), *shape[1:]))
         return _arrays.restore(out, info)
 
     def _apply_columns(self, matvec: Callable[[Any], Any], mat: Any, rows: int) -> Any:

@@ -28,7 +28,7 @@ def run_example(name: str, *args: str) -> str:
 
 
 def test_newton_cg_reaches_the_minimum_on_every_engine() -> None:
-    out = run_example("newton_cg.py", "--n", "20")
+    out = run_example("newton_cg.py", "--n", "8")
     assert "every engine reached the minimum" in out
 
 
@@ -37,7 +37,7 @@ def test_newton_cg_with_a_pair_of_engines() -> None:
     pair = [n for n in ("jax", "torch", "tensorflow", "autograd") if n in names][:2]
     if len(pair) < 2:
         pytest.skip("needs two AD engines")
-    out = run_example("newton_cg.py", "--n", "10", "--backend", "/".join(pair))
+    out = run_example("newton_cg.py", "--n", "4", "--backend", "/".join(pair))
     assert "every engine reached the minimum" in out
 
 
