@@ -30,11 +30,14 @@ def run(
     *,
     check_seeds: Callable[[_arrays.ArrayInfo], None] | None = None,
     static: tuple = (),
+    keep: int | None = None,
 ) -> tuple[Any, ...]:
     """Call ``derive(b, fx, xn, *seeds, *static)`` on native arrays and bring the results back.
 
     ``fx`` is ``f`` with the constants ``args`` bound. Array constants are converted to the
-    backend's arrays and, when the backend compiles, passed as traced arguments.
+    backend's arrays and, when the backend compiles, passed as traced arguments. ``keep=i`` returns
+    only the i-th result, from inside the (compiled) operator, so that a compiler drops the work
+    the others need (``gradient`` does not pay for ``f(x)``'s reduction).
     """
     if not callable(f):
         raise TypeError(f"{operator} needs a callable f, not {type(f).__name__}")
@@ -57,13 +60,15 @@ def run(
             def fx(z: Any) -> Any:
                 return f(z, *full)
 
-            return derive(b, fx, xn, *rest[:n_seeds], *static)
+            out = derive(b, fx, xn, *rest[:n_seeds], *static)
+            return out if keep is None else (out[keep],)
 
         fn = op
         if b.compiles:
             key = (
                 b,
                 operator,
+                keep,
                 f,
                 cache_key(xn),
                 tuple(cache_key(s) for s in seeds_n),

@@ -50,7 +50,7 @@ def jvp(f: Callable, x: Any, v: Any, *args: Any, backend: BackendLike = None) ->
     >>> ad.jvp(lambda x: x ** 2, np.array([1.0, 2.0]), np.array([1.0, 1.0]), backend="finitediff").round(6)
     array([2., 4.])
     """
-    return value_and_jvp(f, x, v, *args, backend=backend)[1]
+    return run("jvp", _derive.value_and_jvp, f, x, (v,), args, backend, check_seeds=_seed_like_x("jvp", v), keep=1)[0]
 
 
 def value_and_vjp(f: Callable, x: Any, w: Any, *args: Any, backend: BackendLike = None) -> tuple[Any, Any]:
@@ -70,7 +70,7 @@ def vjp(f: Callable, x: Any, w: Any, *args: Any, backend: BackendLike = None) ->
     >>> ad.vjp(lambda x: x ** 2, np.array([1.0, 2.0]), np.array([1.0, 1.0]), backend="autograd")
     array([2., 4.])
     """
-    return value_and_vjp(f, x, w, *args, backend=backend)[1]
+    return run("vjp", _derive.value_and_vjp, f, x, (w,), args, backend, check_seeds=_check_cotangent(w), keep=1)[0]
 
 
 def value_and_derivative(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> tuple[Any, Any]:
@@ -90,7 +90,7 @@ def derivative(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> 
     >>> ad.derivative(lambda x: x ** 3, 2.0, backend="autograd")
     12.0
     """
-    return value_and_derivative(f, x, *args, backend=backend)[1]
+    return run("derivative", _derive.value_and_derivative, f, x, (), args, backend, keep=1)[0]
 
 
 def value_and_gradient(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> tuple[Any, Any]:
@@ -110,7 +110,7 @@ def gradient(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> An
     >>> ad.gradient(lambda x: (x ** 2).sum(), np.array([1.0, 2.0]), backend="autograd")
     array([2., 4.])
     """
-    return value_and_gradient(f, x, *args, backend=backend)[1]
+    return run("gradient", _derive.value_and_gradient, f, x, (), args, backend, keep=1)[0]
 
 
 def value_and_jacobian(
@@ -136,4 +136,4 @@ def jacobian(f: Callable, x: Any, *args: Any, backend: BackendLike = None, chunk
     >>> ad.jacobian(lambda x: x[:1] * x[1:], np.array([2.0, 3.0]), backend="autograd")
     array([[3., 2.]])
     """
-    return value_and_jacobian(f, x, *args, backend=backend, chunk_size=chunk_size)[1]
+    return run("jacobian", _derive.jacobian, f, x, (), args, backend, static=(chunk_size,), keep=1)[0]

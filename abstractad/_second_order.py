@@ -50,7 +50,7 @@ def hessian(f: Callable, x: Any, *args: Any, backend: BackendLike = None, chunk_
     array([[0., 4.],
            [4., 2.]])
     """
-    return run("hessian", _derive.gradient_and_hessian, f, x, (), args, backend, static=(chunk_size,))[1]
+    return run("hessian", _derive.gradient_and_hessian, f, x, (), args, backend, static=(chunk_size,), keep=1)[0]
 
 
 def second_derivative(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> Any:
