@@ -7,10 +7,14 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from . import _arrays, _derive
-from ._backend import Backend, resolve
+from ._backend import Backend, LRUCache, resolve
 from ._bridge import Foreign
 
 BackendLike = Backend | str
+
+# (SecondOrder, f) -> (outer, bridged gradient): a lazy Hessian's products reuse one bridge, so an
+# outer engine that traces it (JAX) traces it once, not per product.
+_BRIDGES = LRUCache(64)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +78,16 @@ class SecondOrder(Backend):
     def second_order(self, f: Callable, x: Any) -> tuple[Backend, Callable, Any, Callable[[Any], Any]]:
         if self.same_engine:
             return self.outer, _derive.inner_gradient(self.inner, f), x, lambda a: a
+        outer, bridged = _BRIDGES.get_or_build((self, f), lambda: self._bridge(f))
+        library = _arrays.library_of(self.outer.asarray(_arrays.to_numpy(x) if _arrays.is_array(x) else x))
+
+        def to_outer(a: Any) -> Any:
+            return self.outer.asarray(_arrays.convert(a, library or "numpy"))
+
+        return outer, bridged, to_outer(x), to_outer
+
+    def _bridge(self, f: Callable) -> tuple[Backend, Callable]:
+        """The outer engine (in a mode it can bridge in) and `inner`'s gradient of `f` as its primitive."""
         grad = Foreign(_derive.inner_gradient(self.inner, f), self.inner, "gradient")
         outer = self.outer
         if "forward" not in outer.bridge_modes:
@@ -83,13 +97,7 @@ class SecondOrder(Backend):
                     "use mode=None or mode='reverse' for the outer backend"
                 )
             outer = dataclasses.replace(outer, mode="reverse")
-        bridged = outer.foreign(grad)
-        library = _arrays.library_of(self.outer.asarray(_arrays.to_numpy(x) if _arrays.is_array(x) else x))
-
-        def to_outer(a: Any) -> Any:
-            return self.outer.asarray(_arrays.convert(a, library or "numpy"))
-
-        return outer, bridged, to_outer(x), to_outer
+        return outer, outer.foreign(grad)
 
     @property
     def same_engine(self) -> bool:

@@ -125,6 +125,16 @@ def _host(op: Callable[..., Any], out: jax.ShapeDtypeStruct) -> Callable[..., np
 
 
 def _foreign_function(fn: Any) -> Callable[[Any], Any]:
+    hosts: dict[tuple[str, Any], Callable[..., np.ndarray]] = {}
+
+    def host(name: str, out: jax.ShapeDtypeStruct) -> Callable[..., np.ndarray]:
+        # One callable per operation and output: eager pure_callback is compiled once per
+        # callback object, so a fresh closure per call would recompile on every call.
+        key = (name, out)
+        if key not in hosts:
+            hosts[key] = _host(getattr(fn, name), out)
+        return hosts[key]
+
     def out_spec(x: Any) -> jax.ShapeDtypeStruct:
         shape, dtype = fn.spec(tuple(x.shape), str(x.dtype))
         return jax.ShapeDtypeStruct(shape, jax.dtypes.canonicalize_dtype(dtype))
@@ -132,7 +142,7 @@ def _foreign_function(fn: Any) -> Callable[[Any], Any]:
     @jax.custom_vjp
     def call(x: Any) -> Any:
         out = out_spec(x)
-        return jax.pure_callback(_host(fn.value, out), out, x, vmap_method="sequential")
+        return jax.pure_callback(host("value", out), out, x, vmap_method="sequential")
 
     def fwd(x: Any) -> tuple[Any, Any]:
         return call(x), x
@@ -142,7 +152,7 @@ def _foreign_function(fn: Any) -> Callable[[Any], Any]:
     @jax.custom_vjp
     def vjp(x: Any, w: Any) -> Any:
         out = jax.ShapeDtypeStruct(x.shape, x.dtype)
-        return jax.pure_callback(_host(fn.vjp, out), out, x, w, vmap_method="sequential")
+        return jax.pure_callback(host("vjp", out), out, x, w, vmap_method="sequential")
 
     def vjp_fwd(x: Any, w: Any) -> tuple[Any, Any]:
         return vjp(x, w), (x, w)
@@ -151,8 +161,8 @@ def _foreign_function(fn: Any) -> Callable[[Any], Any]:
         x, w = res
         dx, dw = jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(w.shape, w.dtype)
         return (
-            jax.pure_callback(_host(fn.vjp_hvp, dx), dx, x, w, u, vmap_method="sequential"),
-            jax.pure_callback(_host(fn.jvp, dw), dw, x, u, vmap_method="sequential"),
+            jax.pure_callback(host("vjp_hvp", dx), dx, x, w, u, vmap_method="sequential"),
+            jax.pure_callback(host("jvp", dw), dw, x, u, vmap_method="sequential"),
         )
 
     vjp.defvjp(vjp_fwd, vjp_bwd)
