@@ -421,7 +421,9 @@ def _user_stacklevel() -> int:
 # ---------------------------------------------------------------------------- Array API adapter
 
 
-def _binary(name: str) -> Callable[[Any, Any], Tensor]:
+def _binary(name: str) -> staticmethod:
+    """``tf.math.<name>`` on two operands of one dtype, as a namespace method (a staticmethod: a plain
+    function in the class body would receive the namespace as its first operand)."""
     op = getattr(tf.math, name)
 
     def fn(x1: Any, x2: Any) -> Tensor:
@@ -429,7 +431,7 @@ def _binary(name: str) -> Callable[[Any, Any], Tensor]:
         return op(x1, x2)
 
     fn.__name__ = name
-    return fn
+    return staticmethod(fn)
 
 
 def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
@@ -522,6 +524,7 @@ class TensorFlowNamespace:
     @staticmethod
     def logaddexp(x1: Any, x2: Any) -> Tensor:
         x1, x2 = _pair(x1, x2)
+        x1, x2 = x1 + tf.zeros_like(x2), x2 + tf.zeros_like(x1)  # broadcast: tf.stack needs one shape
         return tf.math.reduce_logsumexp(tf.stack([x1, x2]), axis=0)
 
     @staticmethod
@@ -580,12 +583,16 @@ class TensorFlowNamespace:
     @staticmethod
     def argmax(x: Tensor, /, *, axis: int | None = None, keepdims: bool = False) -> Tensor:
         out = tf.math.argmax(tf.reshape(x, (-1,)) if axis is None else x, axis=0 if axis is None else axis)
-        return tf.expand_dims(out, 0 if axis is None else axis) if keepdims else out
+        if keepdims:
+            return tf.reshape(out, [1] * len(x.shape)) if axis is None else tf.expand_dims(out, axis)
+        return out
 
     @staticmethod
     def argmin(x: Tensor, /, *, axis: int | None = None, keepdims: bool = False) -> Tensor:
         out = tf.math.argmin(tf.reshape(x, (-1,)) if axis is None else x, axis=0 if axis is None else axis)
-        return tf.expand_dims(out, 0 if axis is None else axis) if keepdims else out
+        if keepdims:
+            return tf.reshape(out, [1] * len(x.shape)) if axis is None else tf.expand_dims(out, axis)
+        return out
 
     @staticmethod
     def cumulative_sum(x: Tensor, /, *, axis: int | None = None, include_initial: bool = False) -> Tensor:
@@ -689,7 +696,8 @@ class TensorFlowNamespace:
 
     @staticmethod
     def argsort(x: Tensor, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> Tensor:
-        return tf.argsort(x, axis=axis, direction="DESCENDING" if descending else "ASCENDING", stable=stable)
+        out = tf.argsort(x, axis=axis, direction="DESCENDING" if descending else "ASCENDING", stable=stable)
+        return tf.cast(out, tf.int64)  # the index dtype of argmax and arange (TensorFlow's argsort gives int32)
 
     @staticmethod
     def tril(x: Tensor, /, *, k: int = 0) -> Tensor:
@@ -725,7 +733,7 @@ class TensorFlowNamespace:
     @staticmethod
     def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
         if dtype is None:
-            dtype = tf.float64 if isinstance(fill_value, float) else tf.convert_to_tensor(fill_value).dtype
+            dtype = {float: tf.float64, int: tf.int64}.get(type(fill_value)) or tf.convert_to_tensor(fill_value).dtype
         return tf.fill(shape if isinstance(shape, (tuple, list)) else (shape,), tf.constant(fill_value, dtype=dtype))
 
     @staticmethod
