@@ -1,15 +1,22 @@
-"""Running a derived operator: resolve the backend, check and convert the inputs, compile if asked,
-convert the results back to the user's library, dtype and device."""
+"""Running a derived operator: resolve the backend, check and convert the inputs (pytrees raveled
+into one flat vector), compile if asked, and bring the results back to the user's library, dtype,
+device and structure."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from . import _arrays
+from . import _arrays, _errors, _tree
 from ._backend import COMPILED, Backend, cache_key, resolve
+from ._tree import Layout
+
+# What each result of an operator is shaped like: f(x)'s structure ("out"), x's ("in"), or a
+# matrix of blocks, rows by the first and columns by the second ("out*in": Jacobian, "in*in": Hessian).
+OUT, IN, JAC, HESS = "out", "in", "out*in", "in*in"
 
 
 def to_native(b: Backend, a: Any, info: _arrays.ArrayInfo | None = None) -> Any:
@@ -17,6 +24,208 @@ def to_native(b: Backend, a: Any, info: _arrays.ArrayInfo | None = None) -> Any:
     if not _arrays.is_array(a):
         a = np.asarray(a, dtype=info.dtype if info is not None and info.library == "python" else None)
     return b.asarray(a)
+
+
+class Point:
+    """`x` as the operators see it: one array, or a pytree raveled into one flat vector.
+
+    ``info`` is how results that are not in x's structure come back (library, device, dtype);
+    ``infos`` is each leaf's, for results in x's structure.
+    """
+
+    def __init__(self, x: Any) -> None:
+        if _tree.is_leaf(x):
+            self.layout: Layout | None = None
+            self.infos = [_arrays.describe(x)]
+            self.info = self.infos[0]
+            self.key: Any = None
+            return
+        leaves, spec = _tree.flatten(x)
+        if not leaves:
+            raise ValueError(f"x is a pytree without arrays in it: {spec}")
+        self.infos = _tree.describe_leaves(x, leaves, "x")
+        self.layout = Layout(spec, [i.shape for i in self.infos], [i.dtype for i in self.infos])
+        self.info = dataclasses.replace(self.infos[0], dtype=self.layout.dtype, shape=(self.layout.size,))
+        self.key = self.layout.key
+
+    @property
+    def first(self) -> Any:
+        return self.infos[0]
+
+    def native(self, b: Backend, x: Any) -> Any:
+        """x as the backend's array: the flat vector of its leaves for a pytree."""
+        if self.layout is None:
+            return to_native(b, x, self.info)
+        leaves = [to_native(b, leaf, info) for leaf, info in zip(_tree.flatten(x)[0], self.infos)]
+        return self.layout.ravel(leaves, b.namespace(leaves[0]))
+
+    def unravel(self, z: Any) -> Any:
+        """The flat vector `z` (the engine's) as x's pytree, for `f`."""
+        if self.layout is None:
+            return z
+        return self.layout.rebuild(self.layout.unravel(z))
+
+
+class Output:
+    """The structure of ``f(x)``, learned when `f` runs: one array passes through, a pytree is
+    raveled into one flat vector. `expect` is the cotangent's layout (or "array") to check against.
+
+    Inside traced code only plain Python data is recorded (a template, shapes, dtypes); the
+    layout is built from it outside, on first use."""
+
+    def __init__(self, b: Backend, expect: Layout | str | None = None) -> None:
+        self.b = b
+        self.expect = expect
+        self._raw: tuple | None = None
+        self._layout: tuple[tuple, Layout] | None = None
+
+    @property
+    def layout(self) -> Layout | None:
+        raw = self._raw
+        if raw is None:
+            return None
+        if self._layout is None or self._layout[0] is not raw:
+            self._layout = (raw, Layout(_tree.spec_of(raw[0]), raw[1], raw[2]))
+        return self._layout[1]
+
+    def __call__(self, y: Any) -> Any:
+        if _tree.is_leaf(y):
+            if isinstance(self.expect, Layout):
+                raise ValueError(
+                    f"vjp: the cotangent w is a pytree ({self.expect.describe()}), but f(x) returned one array"
+                )
+            self._raw = None
+            return y
+        flat = _tree.py_flatten(y)
+        leaves, structure = flat if flat is not None else _tree.flatten(y)
+        if self.expect == "array":
+            raise ValueError(
+                f"vjp: f(x) returned a pytree ({_tree.spec_of(structure)}), so the cotangent w must be one "
+                "of that structure"
+            )
+        leaves = self._natives(y, leaves)
+        shapes = tuple(_arrays.shape_of(a) for a in leaves)
+        dtypes = tuple(_arrays.dtype_name(a) for a in leaves)
+        if isinstance(self.expect, Layout) and not self.expect.matches(structure, shapes):
+            raise ValueError(
+                f"vjp: the cotangent w must have the structure and shapes of f(x), {_tree.spec_of(structure)} "
+                f"with leaf shapes {list(shapes)}, but it has {self.expect.describe()}"
+            )
+        self._raw = (structure, shapes, dtypes)
+        return _tree.ravel(
+            leaves, _arrays.array_namespace(*leaves), _tree.common_dtype(dtypes) if dtypes else "float64"
+        )
+
+    def _natives(self, y: Any, leaves: list[Any]) -> list[Any]:
+        """Leaves of f(x) as arrays of one library: constants (Python numbers, NumPy arrays) join the engine's."""
+        engine = next((leaf for leaf in leaves if _arrays.library_of(leaf) not in (None, "numpy")), None)
+        float_dtype = _arrays.dtype_name(engine) if engine is not None else "float64"
+        convert = engine is not None and _arrays.library_of(engine) != "autograd"
+        out = []
+        for i, leaf in enumerate(leaves):
+            if not _arrays.is_array(leaf):
+                leaf = np.asarray(leaf, dtype=float_dtype if isinstance(leaf, float) else None)
+            name = _arrays.dtype_name(leaf)
+            if not _arrays.is_float_dtype(name):
+                where = _tree.paths(y, "f(x)")[i]
+                raise TypeError(f"{where} has dtype {name}: only floating-point outputs can be differentiated")
+            if convert and _arrays.library_of(leaf) == "numpy":
+                leaf = self.b.asarray(leaf)
+            out.append(leaf)
+        return out
+
+
+def _split(r: Any, kind: str, point: Point, output: Output) -> tuple[Any, ...]:
+    """One native result as the tuple of its leaves (one leaf where nothing is a pytree)."""
+    rows = output.layout if kind in (OUT, JAC) else point.layout
+    if kind in (OUT, IN):
+        return (r,) if rows is None else tuple(rows.unravel(r))
+    cols = point.layout
+    if rows is None and cols is None:
+        return (r,)
+    if rows is None:  # one array out, a pytree in: columns are blocks
+        return tuple(_tree.column_blocks(r, tuple(_shape(r)[:-1]), cols))
+    return tuple(rows.blocks(r, cols, point.info.shape if cols is None else ()))
+
+
+def _shape(a: Any) -> tuple[int, ...]:
+    return tuple(int(d) for d in a.shape)
+
+
+def _build(leaves: Sequence[Any], kind: str, point: Point, output: Output) -> Any:
+    """Results back in the user's libraries and devices, in the structure of their kind."""
+    if kind == IN:
+        if point.layout is None:
+            return _arrays.restore_python(leaves[0], point.info)
+        return point.layout.spec.unflatten([_arrays.restore_python(a, i) for a, i in zip(leaves, point.infos)])
+    info = point.first
+    restored = [_arrays.restore_python(a, info) for a in leaves]
+    rows = output.layout if kind in (OUT, JAC) else point.layout
+    if kind == OUT:
+        return restored[0] if rows is None else rows.spec.unflatten(restored)
+    cols = point.layout
+    if cols is None:
+        return restored[0] if rows is None else rows.spec.unflatten(restored)
+    if rows is None:
+        return cols.spec.unflatten(restored)
+    k = len(cols.shapes)
+    return rows.spec.unflatten([cols.spec.unflatten(restored[i : i + k]) for i in range(0, len(restored), k)])
+
+
+def restore_result(native: Any, kind: str, point: Point, output: Output) -> Any:
+    """One native result of `kind` back in the user's libraries and structure."""
+    return _build(_split(native, kind, point, output), kind, point, output)
+
+
+def flat_user(tree: Any, layout: Layout | None, what: str) -> Any:
+    """A user's pytree of `layout`'s structure (one array where `layout` is None) as one flat vector,
+    in the leaves' own library."""
+    if layout is None:
+        if not _arrays.is_array(tree):
+            raise TypeError(f"{what} must be an array here, not {type(tree).__name__}")
+        return _arrays.array_namespace(tree).reshape(tree, (-1,))
+    leaves, spec = _tree.flatten(tree)
+    if spec != layout.spec or tuple(_arrays.shape_of(a) for a in leaves) != layout.shapes:
+        got = _tree.layout_of(spec, leaves).describe() if all(map(_tree.is_leaf, leaves)) else str(spec)
+        raise ValueError(f"{what} must have the structure {layout.describe()}, not {got}")
+    leaves = [a if _arrays.is_array(a) else np.asarray(a) for a in leaves]
+    return layout.ravel(leaves, _arrays.array_namespace(*leaves))
+
+
+def _seed(operator: str, kind: str, seed: Any, point: Point) -> tuple[Any, Any]:
+    """Check a seed and return ``(seed leaves, layout)``: `v` ("in") has x's structure and shapes,
+    `w` ("out") f(x)'s, checked when f runs."""
+    name = "tangent v" if kind == IN else "cotangent w"
+    if _tree.is_leaf(seed):
+        if not (_arrays.is_array(seed) or isinstance(seed, (float, int))):
+            raise _errors.bad_input_type(seed, f"the {name}")
+        if _arrays.is_array(seed):
+            _arrays.check_differentiable(seed, f"the {name}")
+        if kind == IN:
+            if point.layout is not None:
+                raise ValueError(
+                    f"{operator}: x is a pytree, so the {name} must be one of its structure and shapes "
+                    f"({point.layout.describe()}), not one array"
+                )
+            if _arrays.shape_of(seed) != point.info.shape:
+                raise _errors.bad_seed(name, operator, _arrays.shape_of(seed), point.info.shape, "x")
+        return [seed], None
+    leaves, spec = _tree.flatten(seed)
+    where = _tree.paths(seed, name.split()[-1])
+    for leaf, path in zip(leaves, where):
+        if not _arrays.is_array(leaf) and not isinstance(leaf, float):
+            raise _errors.bad_input_type(leaf, path)
+        if _arrays.is_array(leaf):
+            _arrays.check_differentiable(leaf, path)
+    layout = _tree.layout_of(spec, leaves)
+    if kind == IN:
+        if point.layout is None or spec != point.layout.spec:
+            want = point.layout.describe() if point.layout is not None else f"one array of shape {point.info.shape}"
+            raise ValueError(f"{operator}: the {name} must have the structure of x, {want}, but it is {spec}")
+        for leaf, path, shape in zip(leaves, where, point.layout.shapes):
+            if _arrays.shape_of(leaf) != shape:
+                raise _errors.bad_seed(name, operator, _arrays.shape_of(leaf), shape, f"x's leaf at {path}")
+    return leaves, layout
 
 
 def run(
@@ -28,53 +237,85 @@ def run(
     args: Sequence[Any],
     backend: Backend | str | None,
     *,
-    check_seeds: Callable[[_arrays.ArrayInfo], None] | None = None,
+    results: Sequence[str],
+    seed_kinds: Sequence[str] = (),
     static: tuple = (),
     keep: int | None = None,
 ) -> tuple[Any, ...]:
     """Call ``derive(b, fx, xn, *seeds, *static)`` on native arrays and bring the results back.
 
-    ``fx`` is ``f`` with the constants ``args`` bound. Array constants are converted to the
-    backend's arrays and, when the backend compiles, passed as traced arguments. ``keep=i`` returns
-    only the i-th result, from inside the (compiled) operator, so that a compiler drops the work
-    the others need (``gradient`` does not pay for ``f(x)``'s reduction).
+    ``fx`` is ``f`` with the constants ``args`` bound, taking and returning one array (pytrees are
+    raveled around it). Array constants, also inside pytrees, are converted to the backend's arrays
+    and, when the backend compiles, passed as traced arguments. `results` names the structure of
+    each result (see ``OUT``...). ``keep=i`` returns only the i-th result, from inside the
+    (compiled) operator, so that a compiler drops the work the others need (``gradient`` does not
+    pay for ``f(x)``'s reduction).
     """
     if not callable(f):
         raise TypeError(f"{operator} needs a callable f, not {type(f).__name__}")
-    info = _arrays.describe(x)
-    if check_seeds is not None:
-        check_seeds(info)
-    b = resolve(backend, x)
-    array_slots = [i for i, a in enumerate(args) if _arrays.is_array(a)]
-    with b.scope(info.dtype):
-        xn = to_native(b, x, info)
-        seeds_n = [to_native(b, s) if s is not None else None for s in seeds]
-        consts = [to_native(b, args[i]) for i in array_slots]
+    point = Point(x)
+    if point.layout is not None and operator in ("derivative", "second_derivative"):
+        raise ValueError(f"{operator} needs a scalar x, not a pytree; use jacobian (or hessian) for pytrees")
+    checked = [_seed(operator, kind, s, point) for s, kind in zip(seeds, seed_kinds)]
+    arg_leaves, arg_spec = _tree.flatten(tuple(args))
+    rebuild_args = _tree.rebuilder(arg_spec)
+    slots = [i for i, a in enumerate(arg_leaves) if _arrays.is_array(a)]
+    b = resolve(backend, x if point.layout is None else _tree.flatten(x)[0][0])
+    kinds = tuple(results) if keep is None else (results[keep],)
+    expect = None
+    with b.scope(point.info.dtype):
+        xn = point.native(b, x)
+        seeds_n = []
+        for (leaves, layout), kind in zip(checked, seed_kinds):
+            natives = [to_native(b, leaf, point.info) for leaf in leaves]
+            if layout is None:
+                seeds_n.append(natives[0])
+                expect = "array" if kind == OUT else expect
+            else:
+                seeds_n.append(layout.ravel(natives, b.namespace(natives[0]), point.info.dtype))
+                expect = layout if kind == OUT else expect
+        consts = [to_native(b, arg_leaves[i]) for i in slots]
         n_seeds = len(seeds_n)
 
-        def op(xn: Any, *rest: Any) -> Any:
-            full = list(args)
-            for slot, value in zip(array_slots, rest[n_seeds:]):
-                full[slot] = value
+        def build() -> tuple[Callable, Output]:
+            output = Output(b, expect)
 
-            def fx(z: Any) -> Any:
-                return f(z, *full)
+            def op(xn: Any, *rest: Any) -> Any:
+                leaves = list(arg_leaves)
+                for slot, value in zip(slots, rest[n_seeds:]):
+                    leaves[slot] = value
+                full = rebuild_args(leaves)
 
-            out = derive(b, fx, xn, *rest[:n_seeds], *static)
-            return out if keep is None else (out[keep],)
+                def fx(z: Any) -> Any:
+                    return output(f(point.unravel(z), *full))
 
-        fn = op
+                out = derive(b, fx, xn, *rest[:n_seeds], *static)
+                out = out if keep is None else (out[keep],)
+                return tuple(_split(r, kind, point, output) for r, kind in zip(out, kinds))
+
+            return op, output
+
         if b.compiles:
             key = (
                 b,
                 operator,
                 keep,
                 f,
+                point.key,
                 cache_key(xn),
                 tuple(cache_key(s) for s in seeds_n),
-                tuple(cache_key(a) for a in args),
+                expect.key if isinstance(expect, Layout) else expect,
+                arg_spec,
+                tuple(cache_key(a) for a in arg_leaves),
                 static,
             )
-            fn = COMPILED.get_or_build(key, lambda: b.compile_operator(op) or op)
+
+            def compiled() -> tuple[Callable, Output]:
+                op, output = build()
+                return b.compile_operator(op) or op, output
+
+            fn, output = COMPILED.get_or_build(key, compiled)
+        else:
+            fn, output = build()
         out = fn(xn, *seeds_n, *consts)
-    return tuple(_arrays.restore_python(o, info) for o in out)
+    return tuple(_build(leaves, kind, point, output) for leaves, kind in zip(out, kinds))

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _arrays
+from . import _arrays, _tree
 from ._backend import Backend, installed_backends, resolve
 
 ALL_OPERATORS = ("gradient", "jacobian", "hessian", "hvp", "jvp", "vjp", "derivative", "second_derivative")
@@ -75,8 +75,18 @@ class CheckReport:
         for r in self.rows:
             status = "skip" if r.skipped else ("ok" if r.ok else "FAIL")
             ms = "" if r.seconds is None else f"{r.seconds * 1e3:.1f}"
-            out.append([r.backend, r.operator, num(r.max_abs), num(r.max_rel), num(r.tolerance), ms, status,
-                        r.note or (f"vs {r.reference}" if r.reference else "")])
+            out.append(
+                [
+                    r.backend,
+                    r.operator,
+                    num(r.max_abs),
+                    num(r.max_rel),
+                    num(r.tolerance),
+                    ms,
+                    status,
+                    r.note or (f"vs {r.reference}" if r.reference else ""),
+                ]
+            )
         return out
 
     HEADER = ("backend", "operator", "max abs err", "max rel err", "rtol", "ms", "", "note")
@@ -108,9 +118,7 @@ class CheckReport:
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.HEADER)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._cells()
-        )
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._cells())
         return f"<table><caption>{html.escape(str(self).splitlines()[0])}</caption><tr>{head}</tr>{body}</table>"
 
 
@@ -140,6 +148,14 @@ def _call(operator: str, f: Callable, x: Any, args: tuple, seeds: dict[str, Any]
     if operator == "vjp":
         return fn(f, x, seeds["w"], *args, backend=backend)
     return fn(f, x, *args, backend=backend)
+
+
+def _numpy(result: Any) -> np.ndarray:
+    """A result as one NumPy array: a pytree's leaves raveled and concatenated, in leaf order."""
+    if _tree.is_leaf(result):
+        return np.asarray(_arrays.to_numpy(result) if _arrays.is_array(result) else result)
+    leaves = [np.ravel(_arrays.to_numpy(a) if _arrays.is_array(a) else np.asarray(a)) for a in _tree.flatten(result)[0]]
+    return np.concatenate(leaves) if leaves else np.zeros(0)
 
 
 def _applies(operator: str, x_shape: tuple, y_shape: tuple) -> str:
@@ -178,16 +194,31 @@ def check(
     if unknown:
         raise ValueError(f"check: unknown operators {unknown}; choose from {list(ALL_OPERATORS)}")
     names = list(backends) if backends is not None else installed_backends()
-    resolved = [resolve(b, x) for b in names]
-    info = _arrays.describe(x)
+    from ._call import Point
+
+    point = Point(x)
+    info = point.info
+    resolved = [resolve(b, x if point.layout is None else _tree.flatten(x)[0][0]) for b in names]
     y0 = f(x, *args)
-    y = np.asarray(_arrays.to_numpy(y0) if _arrays.is_array(y0) else y0)
+    y = _numpy(y0)
     rng = np.random.default_rng(seed)
-    seeds = {
-        "v": _arrays.convert(rng.standard_normal(info.shape).astype(info.dtype), info.library)
-        if info.library != "python" else float(rng.standard_normal()),
-        "w": rng.standard_normal(y.shape).astype(info.dtype if info.library != "python" else "float64"),
-    }
+
+    def random_like(leaf: Any, info: _arrays.ArrayInfo) -> Any:
+        if info.library == "python":
+            return float(rng.standard_normal())
+        return _arrays.convert(rng.standard_normal(info.shape).astype(info.dtype), info.library)
+
+    if point.layout is None:
+        v = random_like(x, info)
+    else:
+        v = point.layout.spec.unflatten([random_like(leaf, i) for leaf, i in zip(_tree.flatten(x)[0], point.infos)])
+    w_dtype = info.dtype if info.library != "python" else "float64"
+    if _tree.is_leaf(y0):
+        w = rng.standard_normal(y.shape).astype(w_dtype)
+    else:
+        y_leaves, y_spec = _tree.flatten(y0)
+        w = y_spec.unflatten([rng.standard_normal(np.shape(leaf)).astype(w_dtype) for leaf in y_leaves])
+    seeds = {"v": v, "w": w}
     # The reference backend: the first that is not finite differences.
     order = sorted(range(len(resolved)), key=lambda i: resolved[i].name == "finitediff" or _uses_fd(resolved[i]))
     rows: list[CheckRow] = []
@@ -205,7 +236,7 @@ def check(
                 progress(f"{row.backend} {operator}")
             try:
                 start = time.perf_counter()
-                results[i] = np.asarray(_arrays.to_numpy(_call(operator, f, x, args, seeds, resolved[i])))
+                results[i] = _numpy(_call(operator, f, x, args, seeds, resolved[i]))
                 row.seconds = time.perf_counter() - start
             except Exception as e:  # a backend that fails is a failed row, not a crash of the check
                 row.ok, row.note = False, f"{type(e).__name__}: {e}"

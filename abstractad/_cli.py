@@ -23,7 +23,11 @@ def _engine_versions() -> list[tuple[str, str, str, str]]:
 
     rows = []
     dists = {
-        "jax": "jax", "torch": "torch", "tensorflow": "tensorflow-cpu", "autograd": "autograd", "finitediff": "numpy"
+        "jax": "jax",
+        "torch": "torch",
+        "tensorflow": "tensorflow-cpu",
+        "autograd": "autograd",
+        "finitediff": "numpy",
     }
     for name in _backend.installed_backends():
         version = ""
@@ -32,8 +36,11 @@ def _engine_versions() -> list[tuple[str, str, str, str]]:
                 version = metadata.version(dist)
                 break
         cls = _backend.backend_class(name)
-        modes = "forward, reverse" if cls.has_pushforward() and cls.has_pullback() else (
-            "forward" if cls.has_pushforward() else "reverse")
+        modes = (
+            "forward, reverse"
+            if cls.has_pushforward() and cls.has_pullback()
+            else ("forward" if cls.has_pushforward() else "reverse")
+        )
         rows.append((name, version, _devices(name), modes))
     return rows
 

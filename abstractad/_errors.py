@@ -20,8 +20,7 @@ def missing_engine(name: str, module: str, cause: BaseException | None = None) -
     extra = EXTRAS.get(name, name)
     detail = f" ({cause})" if cause is not None else ""
     return MissingEngineError(
-        f"backend={name!r} needs {module}, which is not installed{detail}: "
-        f"pip install 'abstractad[{extra}]'"
+        f"backend={name!r} needs {module}, which is not installed{detail}: pip install 'abstractad[{extra}]'"
     )
 
 
@@ -33,9 +32,7 @@ def unknown_backend(name: Any, known: list[str]) -> ValueError:
 
 
 def bad_backend_argument(value: Any) -> TypeError:
-    return TypeError(
-        f"backend= takes a backend name or an abstractad.Backend instance, not {type(value).__name__}"
-    )
+    return TypeError(f"backend= takes a backend name or an abstractad.Backend instance, not {type(value).__name__}")
 
 
 def no_primitive(cls: type) -> TypeError:
@@ -66,9 +63,7 @@ def bad_dtype(dtype: str, what: str = "x") -> TypeError:
 
 
 def bad_seed(kind: str, operator: str, got: tuple[int, ...], want: tuple[int, ...], of: str) -> ValueError:
-    return ValueError(
-        f"{operator}: the {kind} has shape {got}, but it must have the shape of {of}, {want}."
-    )
+    return ValueError(f"{operator}: the {kind} has shape {got}, but it must have the shape of {of}, {want}.")
 
 
 def bad_mode(mode: Any) -> ValueError:
@@ -77,11 +72,11 @@ def bad_mode(mode: Any) -> ValueError:
 
 def bad_input_type(value: Any, what: str = "x") -> TypeError:
     return TypeError(
-        f"{what} must be an array (NumPy, JAX, PyTorch, TensorFlow) or a Python float, "
-        f"not {type(value).__name__}"
+        f"{what} must be an array (NumPy, JAX, PyTorch, TensorFlow) or a Python float, not {type(value).__name__}"
     )
 
 
 def no_namespace(value: Any) -> TypeError:
-    return TypeError(f"array_namespace: no Array API namespace is known for {type(value).__module__}."
-                     f"{type(value).__name__}")
+    return TypeError(
+        f"array_namespace: no Array API namespace is known for {type(value).__module__}.{type(value).__name__}"
+    )

@@ -5,31 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import _arrays, _derive, _errors
+from . import _derive
 from ._backend import Backend
-from ._call import run
+from ._call import IN, JAC, OUT, run
 
 BackendLike = Backend | str | None
-
-
-def _seed_like_x(operator: str, v: Any):
-    def check(info: _arrays.ArrayInfo) -> None:
-        if not (_arrays.is_array(v) or isinstance(v, (float, int))):
-            raise _errors.bad_input_type(v, "the tangent v")
-        _arrays.check_differentiable(v, "the tangent v") if _arrays.is_array(v) else None
-        if _arrays.shape_of(v) != info.shape:
-            raise _errors.bad_seed("tangent v", operator, _arrays.shape_of(v), info.shape, "x")
-
-    return check
-
-
-def _check_cotangent(v: Any):
-    def check(info: _arrays.ArrayInfo) -> None:
-        if not (_arrays.is_array(v) or isinstance(v, (float, int))):
-            raise _errors.bad_input_type(v, "the cotangent w")
-        _arrays.check_differentiable(v, "the cotangent w") if _arrays.is_array(v) else None
-
-    return check
 
 
 def value_and_jvp(f: Callable, x: Any, v: Any, *args: Any, backend: BackendLike = None) -> tuple[Any, Any]:
@@ -40,7 +20,7 @@ def value_and_jvp(f: Callable, x: Any, v: Any, *args: Any, backend: BackendLike 
     >>> y, t
     (array([1., 4.]), array([2., 0.]))
     """
-    return run("jvp", _derive.value_and_jvp, f, x, (v,), args, backend, check_seeds=_seed_like_x("jvp", v))
+    return run("jvp", _derive.value_and_jvp, f, x, (v,), args, backend, results=(OUT, OUT), seed_kinds=(IN,))
 
 
 def jvp(f: Callable, x: Any, v: Any, *args: Any, backend: BackendLike = None) -> Any:
@@ -50,7 +30,7 @@ def jvp(f: Callable, x: Any, v: Any, *args: Any, backend: BackendLike = None) ->
     >>> ad.jvp(lambda x: x ** 2, np.array([1.0, 2.0]), np.array([1.0, 1.0]), backend="finitediff").round(6)
     array([2., 4.])
     """
-    return run("jvp", _derive.value_and_jvp, f, x, (v,), args, backend, check_seeds=_seed_like_x("jvp", v), keep=1)[0]
+    return run("jvp", _derive.value_and_jvp, f, x, (v,), args, backend, results=(OUT, OUT), seed_kinds=(IN,), keep=1)[0]
 
 
 def value_and_vjp(f: Callable, x: Any, w: Any, *args: Any, backend: BackendLike = None) -> tuple[Any, Any]:
@@ -60,7 +40,7 @@ def value_and_vjp(f: Callable, x: Any, w: Any, *args: Any, backend: BackendLike 
     >>> ad.value_and_vjp(lambda x: x ** 2, np.array([1.0, 2.0]), np.array([1.0, 1.0]), backend="autograd")
     (array([1., 4.]), array([2., 4.]))
     """
-    return run("vjp", _derive.value_and_vjp, f, x, (w,), args, backend, check_seeds=_check_cotangent(w))
+    return run("vjp", _derive.value_and_vjp, f, x, (w,), args, backend, results=(OUT, IN), seed_kinds=(OUT,))
 
 
 def vjp(f: Callable, x: Any, w: Any, *args: Any, backend: BackendLike = None) -> Any:
@@ -70,7 +50,7 @@ def vjp(f: Callable, x: Any, w: Any, *args: Any, backend: BackendLike = None) ->
     >>> ad.vjp(lambda x: x ** 2, np.array([1.0, 2.0]), np.array([1.0, 1.0]), backend="autograd")
     array([2., 4.])
     """
-    return run("vjp", _derive.value_and_vjp, f, x, (w,), args, backend, check_seeds=_check_cotangent(w), keep=1)[0]
+    return run("vjp", _derive.value_and_vjp, f, x, (w,), args, backend, results=(OUT, IN), seed_kinds=(OUT,), keep=1)[0]
 
 
 def value_and_derivative(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> tuple[Any, Any]:
@@ -80,7 +60,7 @@ def value_and_derivative(f: Callable, x: Any, *args: Any, backend: BackendLike =
     >>> ad.value_and_derivative(lambda x: x ** 3, 2.0, backend="autograd")
     (8.0, 12.0)
     """
-    return run("derivative", _derive.value_and_derivative, f, x, (), args, backend)
+    return run("derivative", _derive.value_and_derivative, f, x, (), args, backend, results=(OUT, OUT))
 
 
 def derivative(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> Any:
@@ -90,7 +70,7 @@ def derivative(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> 
     >>> ad.derivative(lambda x: x ** 3, 2.0, backend="autograd")
     12.0
     """
-    return run("derivative", _derive.value_and_derivative, f, x, (), args, backend, keep=1)[0]
+    return run("derivative", _derive.value_and_derivative, f, x, (), args, backend, results=(OUT, OUT), keep=1)[0]
 
 
 def value_and_gradient(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> tuple[Any, Any]:
@@ -100,7 +80,7 @@ def value_and_gradient(f: Callable, x: Any, *args: Any, backend: BackendLike = N
     >>> ad.value_and_gradient(lambda x: (x ** 2).sum(), np.array([1.0, 2.0]), backend="autograd")
     (array(5.), array([2., 4.]))
     """
-    return run("gradient", _derive.value_and_gradient, f, x, (), args, backend)
+    return run("gradient", _derive.value_and_gradient, f, x, (), args, backend, results=(OUT, IN))
 
 
 def gradient(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> Any:
@@ -110,7 +90,7 @@ def gradient(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> An
     >>> ad.gradient(lambda x: (x ** 2).sum(), np.array([1.0, 2.0]), backend="autograd")
     array([2., 4.])
     """
-    return run("gradient", _derive.value_and_gradient, f, x, (), args, backend, keep=1)[0]
+    return run("gradient", _derive.value_and_gradient, f, x, (), args, backend, results=(OUT, IN), keep=1)[0]
 
 
 def value_and_jacobian(
@@ -126,7 +106,7 @@ def value_and_jacobian(
     (array([1., 4.]), array([[2., 0.],
            [0., 4.]]))
     """
-    return run("jacobian", _derive.jacobian, f, x, (), args, backend, static=(chunk_size,))
+    return run("jacobian", _derive.jacobian, f, x, (), args, backend, results=(OUT, JAC), static=(chunk_size,))
 
 
 def jacobian(f: Callable, x: Any, *args: Any, backend: BackendLike = None, chunk_size: int | None = None) -> Any:
@@ -136,4 +116,6 @@ def jacobian(f: Callable, x: Any, *args: Any, backend: BackendLike = None, chunk
     >>> ad.jacobian(lambda x: x[:1] * x[1:], np.array([2.0, 3.0]), backend="autograd")
     array([[3., 2.]])
     """
-    return run("jacobian", _derive.jacobian, f, x, (), args, backend, static=(chunk_size,), keep=1)[0]
+    return run("jacobian", _derive.jacobian, f, x, (), args, backend, results=(OUT, JAC), static=(chunk_size,), keep=1)[
+        0
+    ]

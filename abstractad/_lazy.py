@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _arrays, _derive
+from . import _arrays, _derive, _tree
 from ._backend import Backend, resolve
-from ._call import to_native
+from ._call import IN, OUT, Output, Point, flat_user, restore_result, to_native
 
 BackendLike = Backend | str | None
 
@@ -23,14 +23,18 @@ class _Lazy:
     def __init__(self, f: Callable, x: Any, args: tuple, backend: BackendLike) -> None:
         if not callable(f):
             raise TypeError(f"lazy operators need a callable f, not {type(f).__name__}")
-        self._info = _arrays.describe(x)
-        self._b = resolve(backend, x)
+        self._point = point = Point(x)
+        self._info = point.info
+        first = x if point.layout is None else _tree.flatten(x)[0][0]
+        self._b = resolve(backend, first)
         self._lock = threading.Lock()
+        leaves, spec = _tree.flatten(tuple(args))
         with self._b.scope(self._info.dtype):
-            self._x = to_native(self._b, x, self._info)
-            consts = tuple(to_native(self._b, a) if _arrays.is_array(a) else a for a in args)
-        self._f = lambda z: f(z, *consts)
-        self._n = _arrays.size_of(x)
+            self._x = point.native(self._b, x)
+            consts = spec.unflatten([to_native(self._b, a) if _arrays.is_array(a) else a for a in leaves])
+        self._output = output = Output(self._b)
+        self._f = lambda z: output(f(point.unravel(z), *consts))
+        self._n = _derive.size(self._x)
         self._value: Any = None
 
     @property
@@ -49,8 +53,41 @@ class _Lazy:
 
     @property
     def value(self) -> Any:
-        """``f(x)``, in the library of `x`."""
-        return _arrays.restore_python(self._native_value(), self._info)
+        """``f(x)``, in the library and the structure of ``f(x)``."""
+        return self._result(self._native_value(), OUT)
+
+    def _result(self, native: Any, kind: str) -> Any:
+        return restore_result(native, kind, self._point, self._output)
+
+    # Pytrees: SciPy sees flat vectors; these map between them and the pytrees of x and f(x).
+
+    def flatten(self, tree: Any) -> Any:
+        """A pytree of x's structure as the flat vector the operator acts on (in the leaves' library).
+
+        >>> import numpy as np, abstractad as ad
+        >>> H = ad.lazy_hessian(lambda p: (p["a"] ** 2).sum() * p["b"], {"a": np.ones(2), "b": np.array(3.0)})
+        >>> H.flatten({"a": np.array([1.0, 2.0]), "b": np.array(5.0)})
+        array([1., 2., 5.])
+        """
+        return flat_user(tree, self._point.layout, "the vector")
+
+    def unflatten(self, vector: Any) -> Any:
+        """A flat vector (a solver's solution) as a pytree of x's structure, each leaf in its own library.
+
+        >>> import numpy as np, abstractad as ad
+        >>> H = ad.lazy_hessian(lambda p: (p["a"] ** 2).sum() * p["b"], {"a": np.ones(2), "b": np.array(3.0)})
+        >>> H.unflatten(np.array([1.0, 2.0, 5.0]))
+        {'a': array([1., 2.]), 'b': array(5.)}
+        """
+        return self._result(self._vector(vector, self._n), IN)
+
+    def _vector(self, vector: Any, n: int) -> Any:
+        if _arrays.shape_of(vector) != (n,):
+            raise ValueError(
+                f"{type(self).__name__}: expected a vector of length {n}, got shape {_arrays.shape_of(vector)}"
+            )
+        with self._b.scope(self._info.dtype):
+            return to_native(self._b, vector)
 
     def _apply(self, product: Callable[[Any], Any], seed: Any, in_shape: tuple, out_shape: tuple) -> Any:
         """Apply `product` (native seed of `in_shape` -> native result of `out_shape`) to a flat seed
@@ -80,9 +117,18 @@ class _Lazy:
         return np.stack(cols, axis=1) if lib == "numpy" else _arrays.array_namespace(cols[0]).stack(cols, axis=1)
 
     def __matmul__(self, v: Any) -> Any:
+        if not _tree.is_leaf(v):  # a pytree of x's structure: the product in f(x)'s structure
+            return self._tree_product(self.matvec, v, self._point.layout, self._rows_kind)
         if len(_arrays.shape_of(v)) == 2 and _arrays.shape_of(v)[1] != 1:
             return self.matmat(v)
         return self.matvec(v)
+
+    _rows_kind = OUT
+
+    def _tree_product(self, product: Callable[[Any], Any], tree: Any, layout: Any, kind: str) -> Any:
+        """``product`` applied to a pytree (`layout`'s structure), the result in the structure of `kind`."""
+        out = product(flat_user(tree, layout, "the operand"))
+        return self._result(self._vector(out, _arrays.size_of(out)), kind)
 
 
 class JacobianOperator(_Lazy):
@@ -140,7 +186,19 @@ class JacobianOperator(_Lazy):
         return self._apply_columns(self.rmatvec, w, self.shape[0])
 
     def __rmatmul__(self, w: Any) -> Any:
+        if not _tree.is_leaf(w):  # a pytree of f(x)'s structure: the pullback in x's structure
+            self._native_value()
+            return self._tree_product(self.rmatvec, w, self._output.layout, IN)
         return self.rmatvec(w)
+
+    def unflatten_output(self, vector: Any) -> Any:
+        """A flat vector of length ``f(x).size`` as a pytree of f(x)'s structure."""
+        return self._result(self._vector(vector, self.shape[0]), OUT)
+
+    def flatten_output(self, tree: Any) -> Any:
+        """A pytree of f(x)'s structure as a flat vector of length ``f(x).size``."""
+        self._native_value()
+        return flat_user(tree, self._output.layout, "the vector")
 
     @property
     def T(self) -> _Transposed:
@@ -183,6 +241,8 @@ class _Transposed:
         return self.T.matmat(v)
 
     def __matmul__(self, w: Any) -> Any:
+        if not _tree.is_leaf(w):
+            return self.T.__rmatmul__(w)
         return self.T.rmatmat(w) if len(_arrays.shape_of(w)) == 2 and _arrays.shape_of(w)[1] != 1 else self.matvec(w)
 
     def to_dense(self) -> Any:
@@ -201,6 +261,8 @@ class HessianOperator(_Lazy):
     >>> H @ np.array([1.0, 1.0])
     array([ 6., 12.])
     """
+
+    _rows_kind = IN
 
     def __init__(self, f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> None:
         super().__init__(f, x, args, backend)
@@ -229,13 +291,13 @@ class HessianOperator(_Lazy):
     rmatmat = matmat
 
     def __rmatmul__(self, w: Any) -> Any:
-        return self.matvec(w)
+        return self @ w
 
     def gradient(self) -> Any:
-        """``∇f(x)``, in the library of `x`."""
+        """``∇f(x)``, in the library and the structure of `x`."""
         with self._b.scope(self._info.dtype):
             g = _derive.gradient(self._b, self._f, self._x)
-        return _arrays.restore(g, self._info)
+        return self._result(g, IN)
 
     def to_dense(self) -> Any:
         """The whole Hessian as a 2-D array ``(x.size, x.size)``, in the library of `x`."""

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _derive
-from ._call import run
-from ._first_order import BackendLike, _seed_like_x
+from ._call import HESS, IN, OUT, run
+from ._first_order import BackendLike
 
 
 def hvp(f: Callable, x: Any, v: Any, *args: Any, backend: BackendLike = None) -> Any:
@@ -17,7 +17,7 @@ def hvp(f: Callable, x: Any, v: Any, *args: Any, backend: BackendLike = None) ->
     >>> ad.hvp(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]), np.array([1.0, 1.0]), backend="autograd")
     array([ 6., 12.])
     """
-    return run("hvp", _wrap_first(_derive.hvp), f, x, (v,), args, backend, check_seeds=_seed_like_x("hvp", v))[0]
+    return run("hvp", _wrap_first(_derive.hvp), f, x, (v,), args, backend, results=(IN,), seed_kinds=(IN,))[0]
 
 
 def _wrap_first(derive: Callable) -> Callable:
@@ -38,7 +38,15 @@ def value_gradient_and_hessian(
            [ 0., 12.]]))
     """
     return run(
-        "value_gradient_and_hessian", _derive.value_gradient_and_hessian, f, x, (), args, backend, static=(chunk_size,)
+        "value_gradient_and_hessian",
+        _derive.value_gradient_and_hessian,
+        f,
+        x,
+        (),
+        args,
+        backend,
+        results=(OUT, IN, HESS),
+        static=(chunk_size,),
     )
 
 
@@ -50,7 +58,18 @@ def hessian(f: Callable, x: Any, *args: Any, backend: BackendLike = None, chunk_
     array([[0., 4.],
            [4., 2.]])
     """
-    return run("hessian", _derive.gradient_and_hessian, f, x, (), args, backend, static=(chunk_size,), keep=1)[0]
+    return run(
+        "hessian",
+        _derive.gradient_and_hessian,
+        f,
+        x,
+        (),
+        args,
+        backend,
+        results=(IN, HESS),
+        static=(chunk_size,),
+        keep=1,
+    )[0]
 
 
 def second_derivative(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> Any:
@@ -60,4 +79,4 @@ def second_derivative(f: Callable, x: Any, *args: Any, backend: BackendLike = No
     >>> ad.second_derivative(lambda x: x ** 3, 2.0, backend="autograd")
     12.0
     """
-    return run("second_derivative", _wrap_first(_derive.second_derivative), f, x, (), args, backend)[0]
+    return run("second_derivative", _wrap_first(_derive.second_derivative), f, x, (), args, backend, results=(OUT,))[0]

@@ -144,9 +144,7 @@ def _build() -> dict[str, Scenario]:
     out.append(Scenario("rosenbrock", _rosenbrock, x, (), value, g, h))
 
     x, a, b = rng.standard_normal(3), rng.standard_normal((4, 3)), rng.standard_normal(4)
-    out.append(
-        Scenario("affine_tanh", _affine_tanh, x, (a, b), a @ np.tanh(x) + b, a * (1 - np.tanh(x) ** 2)[None, :])
-    )
+    out.append(Scenario("affine_tanh", _affine_tanh, x, (a, b), a @ np.tanh(x) + b, a * (1 - np.tanh(x) ** 2)[None, :]))
 
     x, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 2))
     bbt = b @ b.T
@@ -156,15 +154,28 @@ def _build() -> dict[str, Scenario]:
     t = np.float64(0.7)
     out.append(
         Scenario(
-            "curve", _curve, t, (), np.array([np.cos(t), np.sin(t), t**2]),
-            np.array([-np.sin(t), np.cos(t), 2 * t]), second=np.array([-np.cos(t), -np.sin(t), 2.0]),
+            "curve",
+            _curve,
+            t,
+            (),
+            np.array([np.cos(t), np.sin(t), t**2]),
+            np.array([-np.sin(t), np.cos(t), 2 * t]),
+            second=np.array([-np.cos(t), -np.sin(t), 2.0]),
         )
     )
 
     t = np.float64(0.3)
     out.append(
-        Scenario("exp_times", _exp_times, t, (), np.exp(t) * t, np.float64((1 + t) * np.exp(t)),
-                 np.float64((2 + t) * np.exp(t)), np.float64((2 + t) * np.exp(t)))
+        Scenario(
+            "exp_times",
+            _exp_times,
+            t,
+            (),
+            np.exp(t) * t,
+            np.float64((1 + t) * np.exp(t)),
+            np.float64((2 + t) * np.exp(t)),
+            np.float64((2 + t) * np.exp(t)),
+        )
     )
 
     x = rng.standard_normal((2, 2))
@@ -220,8 +231,11 @@ def assert_backend_correct(
             checks.append(("derivative", lambda s=s: _first_order.derivative(s.f, s.x, *s.args, backend=b), s.jacobian))
             if second_order:
                 checks.append(
-                    ("second_derivative", lambda s=s: _second_order.second_derivative(s.f, s.x, *s.args, backend=b),
-                     s.second)
+                    (
+                        "second_derivative",
+                        lambda s=s: _second_order.second_derivative(s.f, s.x, *s.args, backend=b),
+                        s.second,
+                    )
                 )
         dtype = np.asarray(s.x).dtype.name
         for op, run, want in checks:

@@ -44,3 +44,12 @@ def test_newton_cg_with_a_pair_of_engines() -> None:
 def test_mixed_engines_agree() -> None:
     out = run_example("mixed_engines.py")
     assert "every program agrees" in out and "WRONG" not in out
+
+
+def test_train_mlp_losses_agree_on_every_engine() -> None:
+    out = run_example("train_mlp.py", "--steps", "20")
+    assert "the losses agree on every engine" in out and "WRONG" not in out
+    for name in ad.installed_backends():
+        assert name in out
+    if "torch" in ad.installed_backends():
+        assert "torch nn.Module" in out
