@@ -102,3 +102,20 @@ def test_second_order_across_engines_on_the_gpu() -> None:
         h = ad.hessian(f, x, backend=b)
         assert h.is_cuda, outer
         assert_close(h.cpu(), hess_f(X), 1e-5 if outer == "finitediff" else 1e-12)
+
+
+@cuda
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_pytree_of_cuda_tensors_comes_back_on_cuda(backend: str) -> None:
+    if backend == "jax" and not _jax_gpu():
+        pytest.skip("needs JAX on the GPU")
+    x = {"a": torch.tensor(X, device="cuda"), "b": [torch.tensor(2.0, dtype=torch.float64, device="cuda")]}
+
+    def g(p):
+        xp = ad.array_namespace(p["a"])
+        return xp.sum(xp.sin(p["a"]) * p["a"] ** 2) * p["b"][0]
+
+    grad = ad.gradient(g, x, backend=backend)
+    assert grad["a"].device.type == "cuda" and grad["b"][0].device.type == "cuda"
+    assert_close(grad["a"].cpu().numpy(), 2.0 * grad_f(X), 1e-10)
+    assert_close(grad["b"][0].cpu().numpy(), f(X), 1e-10)
