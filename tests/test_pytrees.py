@@ -520,3 +520,16 @@ def test_torch_module_parameters_through_functional_call(mode) -> None:
         assert p.requires_grad and p.grad is None
         assert torch.equal(p.detach(), before[name])
     assert torch.is_grad_enabled()
+
+
+@pytest.mark.parametrize("pair", [("jax", "torch"), ("torch", "tensorflow"), ("finitediff", "autograd")])
+def test_second_order_across_engines_on_pytrees(pair) -> None:
+    if not all(installed(e) for e in pair if e != "finitediff"):
+        pytest.skip(f"needs {pair}")
+    x = point()
+    b = ad.backends.SecondOrder(*pair)
+    tol = 1e-5 if "finitediff" in pair else 1e-10
+    hess = hess_scalar(*_ref(x))
+    assert_tree_close(ad.hessian(scalar, x, backend=b), hess, tol)
+    v = optree.tree_map(lambda a: np.full(np.shape(a), 0.5), x)
+    assert_tree_close(ad.hvp(scalar, x, v, backend=b), contract(hess, v, x, x), tol)
