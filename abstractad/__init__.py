@@ -9,6 +9,8 @@ from ._backend import installed_backends as installed_backends
 from ._backend import known_backends as known_backends
 from ._backend import register_backend as register_backend
 from ._backend import resolve as resolve_backend
+from ._bench import BenchReport as BenchReport
+from ._bench import benchmark as benchmark
 from ._bridge import differentiate_with as differentiate_with
 from ._check import CheckReport as CheckReport
 from ._check import check as check
@@ -27,6 +29,8 @@ from ._lazy import HessianOperator as HessianOperator
 from ._lazy import JacobianOperator as JacobianOperator
 from ._lazy import lazy_hessian as lazy_hessian
 from ._lazy import lazy_jacobian as lazy_jacobian
+from ._operators import Prepared as Prepared
+from ._operators import prepare as prepare
 from ._second_order import hessian as hessian
 from ._second_order import hvp as hvp
 from ._second_order import second_derivative as second_derivative
@@ -36,12 +40,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Backend",
+    "BenchReport",
     "CheckReport",
     "HessianOperator",
     "JacobianOperator",
     "MissingEngineError",
+    "Prepared",
     "array_namespace",
     "backends",
+    "benchmark",
     "check",
     "derivative",
     "differentiate_with",
@@ -54,6 +61,7 @@ __all__ = [
     "known_backends",
     "lazy_hessian",
     "lazy_jacobian",
+    "prepare",
     "register_backend",
     "resolve_backend",
     "second_derivative",

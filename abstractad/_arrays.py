@@ -19,14 +19,25 @@ LIBRARIES = ("numpy", "jax", "torch", "tensorflow", "autograd")
 
 def library_of(x: Any) -> str | None:
     """The array library `x` belongs to ("numpy", "jax", "torch", "tensorflow", "autograd"), else None."""
-    module = type(x).__module__.split(".", 1)[0]
+    kind = type(x)
+    try:
+        return _LIBRARY_OF_TYPE[kind]
+    except KeyError:
+        pass
+    module = kind.__module__.split(".", 1)[0]
+    lib = None
     if module in ("jax", "jaxlib"):
-        return "jax"
-    if module in ("numpy", "torch", "tensorflow", "autograd"):
-        return module
-    if module == "keras" or module == "tf_keras":
-        return "tensorflow"
-    return None
+        lib = "jax"
+    elif module in ("numpy", "torch", "tensorflow", "autograd"):
+        lib = module
+    elif module == "keras" or module == "tf_keras":
+        lib = "tensorflow"
+    if len(_LIBRARY_OF_TYPE) < 4096:  # types are few; a bound all the same
+        _LIBRARY_OF_TYPE[kind] = lib
+    return lib
+
+
+_LIBRARY_OF_TYPE: dict[type, str | None] = {}
 
 
 def is_array(x: Any) -> bool:

@@ -98,6 +98,11 @@ class Backend:
         y, _ = pushforward(self, f, x, self.namespace(x).zeros_like(x))
         return y, lambda v: pushforward(self, f, x, v)[1]
 
+    def value_and_gradient(self, f: Callable, x: Array, check: Callable[[Array], None]) -> tuple[Array, Array] | None:
+        """Optional: ``(f(x), ∇f(x))`` in the engine's cheapest way for a scalar `f` (`check` raises
+        for a non-scalar ``f(x)`` before any backward work). None: derived from the pullback."""
+        return None
+
     def output_shape(self, f: Callable, x: Array) -> tuple[int, ...] | None:
         """The shape of f(x) without running it, where the engine can tell cheaply; else None."""
         return None
@@ -162,6 +167,20 @@ class LRUCache:
             while len(self._data) > self.maxsize:
                 self._data.popitem(last=False)
         return value
+
+    def get(self, key: Hashable) -> Any:
+        """The value for `key` (now the most recent), or None."""
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._data)

@@ -4,6 +4,7 @@ device and structure."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -137,6 +138,8 @@ class Output:
 
 def _split(r: Any, kind: str, point: Point, output: Output) -> tuple[Any, ...]:
     """One native result as the tuple of its leaves (one leaf where nothing is a pytree)."""
+    if point.layout is None and output._raw is None:
+        return (r,)
     rows = output.layout if kind in (OUT, JAC) else point.layout
     if kind in (OUT, IN):
         return (r,) if rows is None else tuple(rows.unravel(r))
@@ -228,6 +231,180 @@ def _seed(operator: str, kind: str, seed: Any, point: Point) -> tuple[Any, Any]:
     return leaves, layout
 
 
+class Plan:
+    """Everything about one operator call that does not depend on the values: the backend, the
+    structures of x, the seeds and the constants, and the (compiled) operator. ``call`` then only
+    converts, runs and converts back; ``run`` makes a plan per call, ``prepare`` keeps one."""
+
+    def __init__(
+        self,
+        operator: str,
+        derive: Callable[..., Any],
+        f: Callable,
+        x: Any,
+        seeds: Sequence[Any],
+        args: Sequence[Any],
+        backend: Backend | str | None,
+        *,
+        results: Sequence[str],
+        seed_kinds: Sequence[str] = (),
+        static: tuple = (),
+        keep: int | None = None,
+    ) -> None:
+        if not callable(f):
+            raise TypeError(f"{operator} needs a callable f, not {type(f).__name__}")
+        self.operator = operator
+        self.point = point = Point(x)
+        if point.layout is not None and operator in ("derivative", "second_derivative"):
+            raise ValueError(f"{operator} needs a scalar x, not a pytree; use jacobian (or hessian) for pytrees")
+        checked = [_seed(operator, kind, s, point) for s, kind in zip(seeds, seed_kinds)]
+        self.seed_layouts = [layout for _, layout in checked]
+        arg_leaves, arg_spec = _tree.flatten(tuple(args))
+        rebuild_args = _tree.rebuilder(arg_spec)
+        self.slots = slots = [i for i, a in enumerate(arg_leaves) if _arrays.is_array(a)]
+        self.arg_spec = arg_spec
+        self.b = b = resolve(backend, x if point.layout is None else _tree.flatten(x)[0][0])
+        self.kinds = kinds = tuple(results) if keep is None else (results[keep],)
+        expect: Layout | str | None = None
+        for layout, kind in zip(self.seed_layouts, seed_kinds):
+            if kind == OUT:
+                expect = "array" if layout is None else layout
+        n_seeds = len(seeds)
+
+        def build() -> tuple[Callable, Output]:
+            output = Output(b, expect)
+
+            def op(xn: Any, *rest: Any) -> Any:
+                if arg_leaves:
+                    leaves = list(arg_leaves)
+                    for slot, value in zip(slots, rest[n_seeds:]):
+                        leaves[slot] = value
+                    full = rebuild_args(leaves)
+                else:
+                    full = ()
+
+                if point.layout is None:
+
+                    def fx(z: Any) -> Any:
+                        return output(f(z, *full))
+
+                else:
+
+                    def fx(z: Any) -> Any:
+                        return output(f(point.unravel(z), *full))
+
+                out = derive(b, fx, xn, *rest[:n_seeds], *static)
+                out = out if keep is None else (out[keep],)
+                return tuple(_split(r, kind, point, output) for r, kind in zip(out, kinds))
+
+            return op, output
+
+        # Set after the first call where every argument is already the engine's (see learn_fast).
+        self.fast: Callable[..., Any] | bool | None = None
+        self.native = self.native_signature((x, *seeds, *args)) is not None
+        if b.compiles:
+            self.key = (
+                b,
+                operator,
+                keep,
+                f,
+                point.key,
+                point.info.shape,
+                point.info.dtype,
+                tuple(_signature(leaves) for leaves, _ in checked),
+                expect.key if isinstance(expect, Layout) else expect,
+                arg_spec,
+                tuple(cache_key(a) for a in arg_leaves),
+                static,
+            )
+
+            def compiled() -> tuple[Callable, Output, Callable]:
+                op, output = build()
+                return b.compile_operator(op) or op, output, op
+
+            self.fn, self.output, self.op = COMPILED.get_or_build(self.key, compiled)
+        else:
+            self.fn, self.output = build()
+            self.op = self.fn
+
+    def native_signature(self, values: Sequence[Any]) -> tuple | None:
+        """``(type, shape, dtype, device)`` of each argument when every one is an array of the engine's
+        own library (on the backend's device): results then need no conversion."""
+        b = self.b
+        lib = _arrays.library_of(b.asarray(np.zeros(1, dtype=np.float32)))
+        out = []
+        for a in values:
+            if _arrays.library_of(a) != lib or lib == "numpy" or not hasattr(a, "shape"):
+                return None
+            device = getattr(a, "device", None) if lib == "torch" else None
+            if device is not None and device != b.asarray(a).device:
+                return None
+            out.append((type(a), a.shape, a.dtype, device))
+        return tuple(out)
+
+    def learn_fast(self) -> None:
+        """After a call: the direct operator, wrapped in the backend's scope where it has one."""
+        if self.fast is not None:
+            return
+        direct = self.direct()
+        if direct is None:
+            self.fast = False
+            return
+        scope, dtype = self.b.scope, self.point.info.dtype
+        if isinstance(scope(dtype), contextlib.nullcontext):
+            self.fast = direct
+            return
+
+        def scoped(*args: Any) -> Any:
+            with scope(dtype):
+                return direct(*args)
+
+        self.fast = scoped
+
+    def direct(self) -> Callable[..., Any] | None:
+        """The (compiled) operator returning its results as they are (one array each), for arguments
+        already in the engine's library and on its device; None where a result is a pytree. Valid
+        once a call has taught the plan f(x)'s structure."""
+        if self.output.layout is not None or self.point.layout is not None:
+            return None
+        fn = self.fn
+        if len(self.kinds) == 1:
+            return lambda *args: fn(*args)[0][0]
+        return lambda *args: tuple(r[0] for r in fn(*args))
+
+    def call(self, x: Any, seeds: Sequence[Any], args: Sequence[Any]) -> tuple[Any, ...]:
+        """The operator at `x` (of the planned structure), with these seeds and constants."""
+        b, point = self.b, self.point
+        with b.scope(point.info.dtype):
+            xn = point.native(b, x)
+            seeds_n = [
+                to_native(b, s, point.info)
+                if layout is None
+                else _ravel_seed(b, _tree.flatten(s)[0], layout, point.info.dtype)
+                for s, layout in zip(seeds, self.seed_layouts)
+            ]
+            if self.slots:
+                leaves = _tree.flatten(tuple(args))[0]
+                consts = [to_native(b, leaves[i]) for i in self.slots]
+            else:
+                consts = []
+            out = self.fn(xn, *seeds_n, *consts)
+        output = self.output
+        results = tuple(_build(leaves, kind, point, output) for leaves, kind in zip(out, self.kinds))
+        if self.native and self.fast is None:
+            self.learn_fast()
+        return results
+
+
+def _ravel_seed(b: Backend, leaves: Sequence[Any], layout: Layout, dtype: str) -> Any:
+    natives = [to_native(b, leaf) for leaf in leaves]
+    return layout.ravel(natives, b.namespace(natives[0]), dtype)
+
+
+def _signature(leaves: Sequence[Any]) -> tuple:
+    return tuple((_arrays.shape_of(a), _arrays.dtype_name(a)) for a in leaves)
+
+
 def run(
     operator: str,
     derive: Callable[..., Any],
@@ -251,71 +428,7 @@ def run(
     (compiled) operator, so that a compiler drops the work the others need (``gradient`` does not
     pay for ``f(x)``'s reduction).
     """
-    if not callable(f):
-        raise TypeError(f"{operator} needs a callable f, not {type(f).__name__}")
-    point = Point(x)
-    if point.layout is not None and operator in ("derivative", "second_derivative"):
-        raise ValueError(f"{operator} needs a scalar x, not a pytree; use jacobian (or hessian) for pytrees")
-    checked = [_seed(operator, kind, s, point) for s, kind in zip(seeds, seed_kinds)]
-    arg_leaves, arg_spec = _tree.flatten(tuple(args))
-    rebuild_args = _tree.rebuilder(arg_spec)
-    slots = [i for i, a in enumerate(arg_leaves) if _arrays.is_array(a)]
-    b = resolve(backend, x if point.layout is None else _tree.flatten(x)[0][0])
-    kinds = tuple(results) if keep is None else (results[keep],)
-    expect = None
-    with b.scope(point.info.dtype):
-        xn = point.native(b, x)
-        seeds_n = []
-        for (leaves, layout), kind in zip(checked, seed_kinds):
-            natives = [to_native(b, leaf, point.info) for leaf in leaves]
-            if layout is None:
-                seeds_n.append(natives[0])
-                expect = "array" if kind == OUT else expect
-            else:
-                seeds_n.append(layout.ravel(natives, b.namespace(natives[0]), point.info.dtype))
-                expect = layout if kind == OUT else expect
-        consts = [to_native(b, arg_leaves[i]) for i in slots]
-        n_seeds = len(seeds_n)
-
-        def build() -> tuple[Callable, Output]:
-            output = Output(b, expect)
-
-            def op(xn: Any, *rest: Any) -> Any:
-                leaves = list(arg_leaves)
-                for slot, value in zip(slots, rest[n_seeds:]):
-                    leaves[slot] = value
-                full = rebuild_args(leaves)
-
-                def fx(z: Any) -> Any:
-                    return output(f(point.unravel(z), *full))
-
-                out = derive(b, fx, xn, *rest[:n_seeds], *static)
-                out = out if keep is None else (out[keep],)
-                return tuple(_split(r, kind, point, output) for r, kind in zip(out, kinds))
-
-            return op, output
-
-        if b.compiles:
-            key = (
-                b,
-                operator,
-                keep,
-                f,
-                point.key,
-                cache_key(xn),
-                tuple(cache_key(s) for s in seeds_n),
-                expect.key if isinstance(expect, Layout) else expect,
-                arg_spec,
-                tuple(cache_key(a) for a in arg_leaves),
-                static,
-            )
-
-            def compiled() -> tuple[Callable, Output]:
-                op, output = build()
-                return b.compile_operator(op) or op, output
-
-            fn, output = COMPILED.get_or_build(key, compiled)
-        else:
-            fn, output = build()
-        out = fn(xn, *seeds_n, *consts)
-    return tuple(_build(leaves, kind, point, output) for leaves, kind in zip(out, kinds))
+    plan = Plan(
+        operator, derive, f, x, seeds, args, backend, results=results, seed_kinds=seed_kinds, static=static, keep=keep
+    )
+    return plan.call(x, seeds, args)

@@ -219,7 +219,50 @@ def _print_report(report: Any) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    raise UsageError("abstractad bench is not implemented yet (see the performance issue)")
+    from . import _bench
+
+    operators = tuple(o.strip() for o in args.operators.split(",")) if args.operators else _bench.OPERATORS
+    bad = [o for o in operators if o not in _bench.OPERATORS]
+    if bad:
+        raise UsageError(f"unknown operators {bad}; choose from {', '.join(_bench.OPERATORS)}")
+    engines = _backends(args.backends) if args.backends else None
+    installed = [e for e in _bench.ENGINES if e in __import__("abstractad").installed_backends()]
+    if engines is not None:
+        bad = [e for e in engines if e not in installed]
+        if bad:
+            raise UsageError(f"cannot benchmark {bad}: bench compares AD engines with their native calls ({installed})")
+    functions = None
+    if args.function:
+        functions = {target: _load_target(target) for target in args.function}
+    try:
+        sizes = [int(float(s)) for s in args.sizes.split(",")]
+    except ValueError:
+        raise UsageError(f"--sizes takes integers separated by commas (1e4 allowed), not {args.sizes!r}") from None
+    total = _bench.count_cases(functions, operators, engines or installed, sizes, args.max_dense)
+    with _progress(total, args.quiet) as advance:
+        report = _bench.benchmark(
+            functions,
+            operators=operators,
+            engines=engines,
+            sizes=sizes,
+            max_dense=args.max_dense,
+            rounds=args.rounds,
+            target=args.target,
+            progress=advance,
+        )
+    try:
+        from rich.console import Console
+
+        Console(width=max(200, Console().width)).print(report.rich_table())
+    except ImportError:
+        print(report.table())
+    if args.json:
+        report.to_json(args.json)
+        print(f"wrote {args.json}")
+    if args.plot:
+        report.plot(args.plot)
+        print(f"wrote {args.plot}")
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -236,7 +279,21 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("-q", "--quiet", action="store_true", help="print only failures and the verdict")
     c.set_defaults(run=cmd_check)
-    sub.add_parser("bench", help="benchmark against native calls").set_defaults(run=cmd_bench)
+    b = sub.add_parser("bench", help="time every operator on every engine against its native call")
+    b.add_argument("--function", action="append", help="MODULE:FUNCTION to benchmark (repeatable; default: built-ins)")
+    b.add_argument(
+        "--operators",
+        help=f"comma-separated (default: {','.join(('gradient', 'jvp', 'vjp', 'hvp', 'jacobian', 'hessian'))})",
+    )
+    b.add_argument("--backends", help="comma-separated engines (default: every installed AD engine)")
+    b.add_argument("--sizes", default="100,10000", help="comma-separated n (default: 100,10000)")
+    b.add_argument("--max-dense", type=int, default=1000, help="largest n for jacobian and hessian (default 1000)")
+    b.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds (default 7)")
+    b.add_argument("--target", type=float, default=0.02, help="seconds per timed batch (default 0.02)")
+    b.add_argument("--json", help="write the rows to this JSON file")
+    b.add_argument("--plot", help="write a log-log plot of time against n to this PNG file")
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(run=cmd_bench)
     return p
 
 

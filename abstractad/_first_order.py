@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import _derive
 from ._backend import Backend
-from ._call import IN, JAC, OUT, run
+from ._operators import apply
 
 BackendLike = Backend | str | None
 
@@ -20,7 +19,7 @@ def value_and_jvp(f: Callable, x: Any, v: Any, *args: Any, backend: BackendLike 
     >>> y, t
     (array([1., 4.]), array([2., 0.]))
     """
-    return run("jvp", _derive.value_and_jvp, f, x, (v,), args, backend, results=(OUT, OUT), seed_kinds=(IN,))
+    return apply("value_and_jvp", f, x, (v,), args, backend)
 
 
 def jvp(f: Callable, x: Any, v: Any, *args: Any, backend: BackendLike = None) -> Any:
@@ -30,7 +29,7 @@ def jvp(f: Callable, x: Any, v: Any, *args: Any, backend: BackendLike = None) ->
     >>> ad.jvp(lambda x: x ** 2, np.array([1.0, 2.0]), np.array([1.0, 1.0]), backend="finitediff").round(6)
     array([2., 4.])
     """
-    return run("jvp", _derive.value_and_jvp, f, x, (v,), args, backend, results=(OUT, OUT), seed_kinds=(IN,), keep=1)[0]
+    return apply("jvp", f, x, (v,), args, backend)
 
 
 def value_and_vjp(f: Callable, x: Any, w: Any, *args: Any, backend: BackendLike = None) -> tuple[Any, Any]:
@@ -40,7 +39,7 @@ def value_and_vjp(f: Callable, x: Any, w: Any, *args: Any, backend: BackendLike 
     >>> ad.value_and_vjp(lambda x: x ** 2, np.array([1.0, 2.0]), np.array([1.0, 1.0]), backend="autograd")
     (array([1., 4.]), array([2., 4.]))
     """
-    return run("vjp", _derive.value_and_vjp, f, x, (w,), args, backend, results=(OUT, IN), seed_kinds=(OUT,))
+    return apply("value_and_vjp", f, x, (w,), args, backend)
 
 
 def vjp(f: Callable, x: Any, w: Any, *args: Any, backend: BackendLike = None) -> Any:
@@ -50,7 +49,7 @@ def vjp(f: Callable, x: Any, w: Any, *args: Any, backend: BackendLike = None) ->
     >>> ad.vjp(lambda x: x ** 2, np.array([1.0, 2.0]), np.array([1.0, 1.0]), backend="autograd")
     array([2., 4.])
     """
-    return run("vjp", _derive.value_and_vjp, f, x, (w,), args, backend, results=(OUT, IN), seed_kinds=(OUT,), keep=1)[0]
+    return apply("vjp", f, x, (w,), args, backend)
 
 
 def value_and_derivative(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> tuple[Any, Any]:
@@ -60,7 +59,7 @@ def value_and_derivative(f: Callable, x: Any, *args: Any, backend: BackendLike =
     >>> ad.value_and_derivative(lambda x: x ** 3, 2.0, backend="autograd")
     (8.0, 12.0)
     """
-    return run("derivative", _derive.value_and_derivative, f, x, (), args, backend, results=(OUT, OUT))
+    return apply("value_and_derivative", f, x, (), args, backend)
 
 
 def derivative(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> Any:
@@ -70,7 +69,7 @@ def derivative(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> 
     >>> ad.derivative(lambda x: x ** 3, 2.0, backend="autograd")
     12.0
     """
-    return run("derivative", _derive.value_and_derivative, f, x, (), args, backend, results=(OUT, OUT), keep=1)[0]
+    return apply("derivative", f, x, (), args, backend)
 
 
 def value_and_gradient(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> tuple[Any, Any]:
@@ -80,7 +79,7 @@ def value_and_gradient(f: Callable, x: Any, *args: Any, backend: BackendLike = N
     >>> ad.value_and_gradient(lambda x: (x ** 2).sum(), np.array([1.0, 2.0]), backend="autograd")
     (array(5.), array([2., 4.]))
     """
-    return run("gradient", _derive.value_and_gradient, f, x, (), args, backend, results=(OUT, IN))
+    return apply("value_and_gradient", f, x, (), args, backend)
 
 
 def gradient(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> Any:
@@ -90,7 +89,7 @@ def gradient(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> An
     >>> ad.gradient(lambda x: (x ** 2).sum(), np.array([1.0, 2.0]), backend="autograd")
     array([2., 4.])
     """
-    return run("gradient", _derive.value_and_gradient, f, x, (), args, backend, results=(OUT, IN), keep=1)[0]
+    return apply("gradient", f, x, (), args, backend)
 
 
 def value_and_jacobian(
@@ -106,7 +105,7 @@ def value_and_jacobian(
     (array([1., 4.]), array([[2., 0.],
            [0., 4.]]))
     """
-    return run("jacobian", _derive.jacobian, f, x, (), args, backend, results=(OUT, JAC), static=(chunk_size,))
+    return apply("value_and_jacobian", f, x, (), args, backend, chunk_size)
 
 
 def jacobian(f: Callable, x: Any, *args: Any, backend: BackendLike = None, chunk_size: int | None = None) -> Any:
@@ -116,6 +115,4 @@ def jacobian(f: Callable, x: Any, *args: Any, backend: BackendLike = None, chunk
     >>> ad.jacobian(lambda x: x[:1] * x[1:], np.array([2.0, 3.0]), backend="autograd")
     array([[3., 2.]])
     """
-    return run("jacobian", _derive.jacobian, f, x, (), args, backend, results=(OUT, JAC), static=(chunk_size,), keep=1)[
-        0
-    ]
+    return apply("jacobian", f, x, (), args, backend, chunk_size)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import _derive
-from ._call import HESS, IN, OUT, run
 from ._first_order import BackendLike
+from ._operators import apply
 
 
 def hvp(f: Callable, x: Any, v: Any, *args: Any, backend: BackendLike = None) -> Any:
@@ -17,14 +16,7 @@ def hvp(f: Callable, x: Any, v: Any, *args: Any, backend: BackendLike = None) ->
     >>> ad.hvp(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]), np.array([1.0, 1.0]), backend="autograd")
     array([ 6., 12.])
     """
-    return run("hvp", _wrap_first(_derive.hvp), f, x, (v,), args, backend, results=(IN,), seed_kinds=(IN,))[0]
-
-
-def _wrap_first(derive: Callable) -> Callable:
-    def first(b, f, x, *static):
-        return (derive(b, f, x, *static),)
-
-    return first
+    return apply("hvp", f, x, (v,), args, backend)
 
 
 def value_gradient_and_hessian(
@@ -37,17 +29,7 @@ def value_gradient_and_hessian(
     (array(9.), array([ 3., 12.]), array([[ 6.,  0.],
            [ 0., 12.]]))
     """
-    return run(
-        "value_gradient_and_hessian",
-        _derive.value_gradient_and_hessian,
-        f,
-        x,
-        (),
-        args,
-        backend,
-        results=(OUT, IN, HESS),
-        static=(chunk_size,),
-    )
+    return apply("value_gradient_and_hessian", f, x, (), args, backend, chunk_size)
 
 
 def hessian(f: Callable, x: Any, *args: Any, backend: BackendLike = None, chunk_size: int | None = None) -> Any:
@@ -58,18 +40,7 @@ def hessian(f: Callable, x: Any, *args: Any, backend: BackendLike = None, chunk_
     array([[0., 4.],
            [4., 2.]])
     """
-    return run(
-        "hessian",
-        _derive.gradient_and_hessian,
-        f,
-        x,
-        (),
-        args,
-        backend,
-        results=(IN, HESS),
-        static=(chunk_size,),
-        keep=1,
-    )[0]
+    return apply("hessian", f, x, (), args, backend, chunk_size)
 
 
 def second_derivative(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> Any:
@@ -79,4 +50,4 @@ def second_derivative(f: Callable, x: Any, *args: Any, backend: BackendLike = No
     >>> ad.second_derivative(lambda x: x ** 3, 2.0, backend="autograd")
     12.0
     """
-    return run("second_derivative", _wrap_first(_derive.second_derivative), f, x, (), args, backend, results=(OUT,))[0]
+    return apply("second_derivative", f, x, (), args, backend)

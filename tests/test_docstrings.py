@@ -16,6 +16,7 @@ MODULES = [
     "abstractad._lazy",
     "abstractad._check",
     "abstractad._tree",
+    "abstractad._operators",
     "abstractad.testing",
     "abstractad.backends",
     "abstractad.backends.finitediff",
@@ -29,7 +30,8 @@ def test_docstring_examples(name: str) -> None:
     engine = ENGINE_MODULES.get(name)
     if engine is not None and not (installed(engine) and installed(name)):
         pytest.skip(f"{engine} is not installed")
-    if any(m in name for m in ("_first_order", "_second_order", "_lazy", "_check")) and not installed("autograd"):
+    uses_autograd = ("_first_order", "_second_order", "_lazy", "_check", "_operators")
+    if any(m in name for m in uses_autograd) and not installed("autograd"):
         pytest.skip("the examples use the autograd backend")
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)

@@ -1,0 +1,292 @@
+"""The operators as data: what each derives, the structure of its results, its seeds. The public
+functions and ``prepare`` both read this table, so an operator is defined once."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+from . import _arrays, _derive, _tree
+from ._backend import Backend, LRUCache
+from ._call import HESS, IN, JAC, OUT, Plan
+
+
+def _first(derive: Callable) -> Callable:
+    def first(b: Backend, f: Callable, x: Any, *rest: Any) -> tuple[Any]:
+        return (derive(b, f, x, *rest),)
+
+    return first
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """One operator: ``derive(b, f, x, *seeds, *static)`` returns `results`; `keep` picks one of them."""
+
+    name: str  # the cache's name: value_and_X shares X's compiled operator when keep is None
+    derive: Callable[..., Any]
+    results: tuple[str, ...]
+    seed_kinds: tuple[str, ...] = ()
+    keep: int | None = None
+    chunked: bool = False  # takes chunk_size
+
+    @property
+    def seeds(self) -> int:
+        return len(self.seed_kinds)
+
+    def plan(
+        self, f: Callable, x: Any, seeds: Sequence[Any], args: Sequence[Any], backend: Any, chunk_size: Any
+    ) -> Plan:
+        return Plan(
+            self.name,
+            self.derive,
+            f,
+            x,
+            seeds,
+            args,
+            backend,
+            results=self.results,
+            seed_kinds=self.seed_kinds,
+            static=(chunk_size,) if self.chunked else (),
+            keep=self.keep,
+        )
+
+    def finish(self, out: tuple[Any, ...]) -> Any:
+        """The public result: one value where the operator returns one, else the tuple."""
+        return out[0] if len(out) == 1 else out
+
+
+_jvp = dict(derive=_derive.value_and_jvp, results=(OUT, OUT), seed_kinds=(IN,))
+_vjp = dict(derive=_derive.value_and_vjp, results=(OUT, IN), seed_kinds=(OUT,))
+_derivative = dict(derive=_derive.value_and_derivative, results=(OUT, OUT))
+_gradient = dict(derive=_derive.value_and_gradient, results=(OUT, IN))
+_jacobian = dict(derive=_derive.jacobian, results=(OUT, JAC), chunked=True)
+_hessian = dict(derive=_derive.gradient_and_hessian, results=(IN, HESS), chunked=True)
+
+SPECS: dict[str, Spec] = {
+    "value_and_jvp": Spec("jvp", **_jvp),
+    "jvp": Spec("jvp", **_jvp, keep=1),
+    "value_and_vjp": Spec("vjp", **_vjp),
+    "vjp": Spec("vjp", **_vjp, keep=1),
+    "value_and_derivative": Spec("derivative", **_derivative),
+    "derivative": Spec("derivative", **_derivative, keep=1),
+    "value_and_gradient": Spec("gradient", **_gradient),
+    "gradient": Spec("gradient", **_gradient, keep=1),
+    "value_and_jacobian": Spec("jacobian", **_jacobian),
+    "jacobian": Spec("jacobian", **_jacobian, keep=1),
+    "hvp": Spec("hvp", _first(_derive.hvp), (IN,), (IN,)),
+    "hessian": Spec("hessian", **_hessian, keep=1),
+    "value_gradient_and_hessian": Spec(
+        "value_gradient_and_hessian", _derive.value_gradient_and_hessian, (OUT, IN, HESS), chunked=True
+    ),
+    "second_derivative": Spec("second_derivative", _first(_derive.second_derivative), (OUT,)),
+}
+
+
+# Plans of unprepared calls, by what determines them: the operator, f, the backend and the types,
+# shapes, dtypes and devices of the arguments. Bounded, so fresh closures in a loop do not grow it.
+PLANS = LRUCache(256)
+
+
+class _Uncacheable(Exception):
+    pass
+
+
+def _key_of(a: Any) -> Hashable:
+    """What a plan depends on in an argument; _Uncacheable for an unhashable non-array value."""
+    kind = type(a)
+    lib = _arrays.library_of(a)
+    if lib is not None:
+        if lib == "torch":  # results come back on x's device
+            return (kind, a.shape, a.dtype, a.device)
+        if lib == "tensorflow":
+            return (kind, tuple(a.shape), a.dtype)
+        return (kind, a.shape, a.dtype)
+    if isinstance(a, (float, int, complex, str, bool)) or a is None:
+        return (kind, a)
+    if isinstance(a, (tuple, list, dict)):
+        leaves, spec = _tree.flatten(a)
+        return (spec, tuple(_key_of(leaf) for leaf in leaves))
+    try:
+        hash(a)
+    except TypeError:
+        raise _Uncacheable from None
+    return (kind, a)
+
+
+def apply(
+    operator: str, f: Callable, x: Any, seeds: Sequence[Any], args: Sequence[Any], backend: Any, chunk_size: Any = None
+) -> Any:
+    """Run the operator called `operator` (what every public operator function does), through a
+    plan kept per function, backend and argument signature: a repeated call skips the analysis."""
+    spec = SPECS[operator]
+    try:
+        key = (operator, f, backend, chunk_size, _key_of(x), tuple(map(_key_of, seeds)), tuple(map(_key_of, args)))
+        hash(key)
+    except (_Uncacheable, TypeError):
+        return spec.finish(spec.plan(f, x, seeds, args, backend, chunk_size).call(x, seeds, args))
+    plan = PLANS.get(key)
+    if plan is None:
+        plan = spec.plan(f, x, seeds, args, backend, chunk_size)
+        PLANS.put(key, plan)
+    elif plan.fast:  # every argument is the engine's own array: straight to the (compiled) operator
+        return plan.fast(x, *seeds, *args)
+    return spec.finish(plan.call(x, seeds, args))
+
+
+# ---------------------------------------------------------------------------- prepare
+
+
+def _signature(a: Any, constant: bool = False) -> tuple:
+    """What a prepared operator requires of an argument: type, shape and dtype of each array; the
+    value itself of a non-array constant (a Python float `x` or seed is an array, a float constant
+    is a value: the operator was built with it)."""
+    if _tree.is_leaf(a):
+        if _arrays.is_array(a) or (not constant and isinstance(a, (float, complex))):
+            return ("array", type(a), _arrays.shape_of(a), _arrays.dtype_name(a))
+        return ("value", a)
+    leaves, spec = _tree.flatten(a)
+    return ("tree", spec, tuple(_signature(leaf, constant) for leaf in leaves))
+
+
+def _describe(sig: tuple) -> str:
+    if sig[0] == "array":
+        return f"{sig[1].__name__} of shape {sig[2]} and dtype {sig[3]}"
+    if sig[0] == "value":
+        return repr(sig[1])
+    return f"a pytree {sig[1]} of " + ", ".join(_describe(s) for s in sig[2])
+
+
+def _same(sig: tuple, a: Any) -> bool:
+    if sig[0] == "array":
+        return type(a) is sig[1] and _arrays.shape_of(a) == sig[2] and _arrays.dtype_name(a) == sig[3]
+    if sig[0] == "value":
+        return a is sig[1] or (type(a) is type(sig[1]) and bool(a == sig[1]))
+    if _tree.is_leaf(a):
+        return False
+    leaves, spec = _tree.flatten(a)
+    return spec == sig[1] and len(leaves) == len(sig[2]) and all(map(_same, sig[2], leaves))
+
+
+class Prepared:
+    """An operator bound to one function and one set of shapes and dtypes: see :func:`prepare`."""
+
+    def __init__(self, name: str, f: Callable, x: Any, args: tuple, backend: Any, chunk_size: Any) -> None:
+        spec = SPECS[name]
+        if len(args) < spec.seeds:
+            raise TypeError(f"prepare({name!r}, f, x, ...) needs the seed (v or w) after x, as {name} does")
+        seeds, consts = args[: spec.seeds], args[spec.seeds :]
+        self._name, self._spec = name, spec
+        self._plan = spec.plan(f, x, seeds, consts, backend, chunk_size)
+        self._signatures = [_signature(x), *(_signature(a, i >= spec.seeds) for i, a in enumerate(args))]
+        self.backend = self._plan.b
+        self._direct = self._plan.native_signature((x, *args))
+        self._fast: Callable[..., Any] | None = None
+
+    def __call__(self, x: Any, *args: Any) -> Any:
+        fast = self._fast
+        if fast is not None:
+            return fast(x, *args)
+        out = self._call(x, args)
+        if self._direct is not None and self._plan.fast and self._matches_direct((x, *args)):
+            # The first call has taught the plan f(x)'s structure: from now on, calls whose arrays
+            # match go straight to the (compiled) operator.
+            self._fast = self._fast_path(self._plan.fast)
+        return out
+
+    def _matches_direct(self, values: tuple) -> bool:
+        return len(values) == len(self._direct) and all(
+            type(a) is kind and a.shape == shape and a.dtype == dtype and (device is None or a.device == device)
+            for (kind, shape, dtype, device), a in zip(self._direct, values)
+        )
+
+    def _fast_path(self, direct: Callable[..., Any]) -> Callable[..., Any]:
+        """A closure that checks the arrays against the prepared ones and calls the operator (the
+        scope only where the backend needs one: JAX's float64 switch)."""
+        slow = self._call
+        if len(self._direct) == 1 and self._direct[0][3] is None:
+            ((kind, shape, dtype_, _),) = self._direct
+
+            def one(x: Any, *args: Any) -> Any:
+                if not args and type(x) is kind and x.shape == shape and x.dtype == dtype_:
+                    return direct(x)
+                return slow(x, args)
+
+            return one
+        if len(self._direct) == 2 and self._direct[0][3] is None and self._direct[1][3] is None:
+            ((k1, s1, d1, _), (k2, s2, d2, _)) = self._direct
+
+            def two(x: Any, *args: Any) -> Any:
+                if len(args) == 1:
+                    v = args[0]
+                    if type(x) is k1 and type(v) is k2 and x.shape == s1 and v.shape == s2:
+                        if x.dtype == d1 and v.dtype == d2:
+                            return direct(x, v)
+                return slow(x, args)
+
+            return two
+        matches = self._matches_direct
+
+        def many(*values: Any) -> Any:
+            return direct(*values) if matches(values) else slow(values[0], values[1:])
+
+        return many
+
+    def _call(self, x: Any, args: tuple) -> Any:
+        n = self._spec.seeds
+        if len(args) + 1 != len(self._signatures):
+            raise TypeError(
+                f"prepared {self._name} takes {len(self._signatures)} arguments (x, seeds and constants), "
+                f"as it was prepared with; got {len(args) + 1}"
+            )
+        if not _same(self._signatures[0], x):
+            self._mismatch("x", self._signatures[0], x)
+        for i, (sig, a) in enumerate(zip(self._signatures[1:], args)):
+            if not _same(sig, a):
+                seed = "the tangent v" if self._spec.seed_kinds[:1] == (IN,) else "the cotangent w"
+                self._mismatch(seed if i < n else f"constant {i - n + 1}", sig, a)
+        return self._spec.finish(self._plan.call(x, args[:n], args[n:]))
+
+    def _mismatch(self, what: str, sig: tuple, a: Any) -> None:
+        got = _signature(a, what.startswith("constant"))
+        message = (
+            f"prepared {self._name}: {what} was prepared as {_describe(sig)}, but this call passes "
+            f"{_describe(got)}. Prepare again for new shapes, dtypes or structures."
+        )
+        if sig[0] == got[0] == "array" and sig[1] is got[1] and sig[3] == got[3]:
+            raise ValueError(message)  # only the shape differs
+        if (sig[0] == got[0] == "tree" and sig[1] == got[1]) or sig[0] == "value":
+            raise ValueError(message)  # the shapes of leaves, or a non-array constant, changed
+        raise TypeError(message)
+
+    def __repr__(self) -> str:
+        return f"<prepared {self._name} on {self.backend!r} for x: {_describe(self._signatures[0])}>"
+
+
+def prepare(
+    operator: str | Callable, f: Callable, x: Any, *args: Any, backend: Any = None, chunk_size: Any = None
+) -> Prepared:
+    """`operator` bound to `f` and to the shapes, dtypes and structures of `x`, seeds and constants.
+
+    The result is called like the operator without `f` — ``prepared(x, *args)``, seeds first, as in
+    ``prepare("jvp", f, x, v, a)(x2, v2, a2)`` — and skips the backend's resolution, the structure
+    analysis, and the compiled-operator cache look-up that an unprepared call pays on each call
+    (DifferentiationInterface's preparation). Each call checks that the arguments match what it
+    was prepared with (array type, shape and dtype; non-array constants equal) and raises a
+    ValueError (shapes) or TypeError (types, dtypes) otherwise. `operator` is a name ("gradient")
+    or the operator function itself (``ad.gradient``).
+
+    >>> import numpy as np, abstractad as ad
+    >>> grad = ad.prepare("gradient", lambda x: (x ** 2).sum(), np.zeros(3), backend="autograd")
+    >>> grad(np.array([1.0, 2.0, 3.0]))
+    array([2., 4., 6.])
+    >>> grad(np.zeros(4))
+    Traceback (most recent call last):
+    ValueError: prepared gradient: x was prepared as ndarray of shape (3,) and dtype float64, but ...
+    """
+    name = operator if isinstance(operator, str) else getattr(operator, "__name__", None)
+    if name not in SPECS:
+        raise ValueError(f"prepare: unknown operator {operator!r}; choose from {sorted(SPECS)}")
+    if not callable(f):
+        raise TypeError(f"prepare needs a callable f, not {type(f).__name__}")
+    return Prepared(name, f, x, args, backend, chunk_size)
