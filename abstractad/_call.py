@@ -337,7 +337,7 @@ class Plan:
             if _arrays.library_of(a) != lib or lib == "numpy" or not hasattr(a, "shape"):
                 return None
             device = getattr(a, "device", None) if lib == "torch" else None
-            if device is not None and device != b.asarray(a).device:
+            if device is not None and (device != b.asarray(a).device or not _plain_tensor(a)):
                 return None
             out.append((type(a), a.shape, a.dtype, device))
         return tuple(out)
@@ -394,6 +394,12 @@ class Plan:
         if self.native and self.fast is None:
             self.learn_fast()
         return results
+
+
+def _plain_tensor(a: Any) -> bool:
+    """A torch tensor the operator may take as it is: no autograd history wanted, not an inference
+    tensor (the backend's asarray detaches and clones those)."""
+    return not a.requires_grad and not a.is_inference()
 
 
 def _ravel_seed(b: Backend, leaves: Sequence[Any], layout: Layout, dtype: str) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import _arrays, _derive, _tree
 from ._backend import Backend, LRUCache
-from ._call import HESS, IN, JAC, OUT, Plan
+from ._call import HESS, IN, JAC, OUT, Plan, _plain_tensor
 
 
 def _first(derive: Callable) -> Callable:
@@ -97,8 +97,8 @@ def _key_of(a: Any) -> Hashable:
     kind = type(a)
     lib = _arrays.library_of(a)
     if lib is not None:
-        if lib == "torch":  # results come back on x's device
-            return (kind, a.shape, a.dtype, a.device)
+        if lib == "torch":  # results come back on x's device; autograd and inference tensors are converted
+            return (kind, a.shape, a.dtype, a.device, a.requires_grad, a.is_inference())
         if lib == "tensorflow":
             return (kind, tuple(a.shape), a.dtype)
         return (kind, a.shape, a.dtype)
@@ -196,7 +196,10 @@ class Prepared:
 
     def _matches_direct(self, values: tuple) -> bool:
         return len(values) == len(self._direct) and all(
-            type(a) is kind and a.shape == shape and a.dtype == dtype and (device is None or a.device == device)
+            type(a) is kind
+            and a.shape == shape
+            and a.dtype == dtype
+            and (device is None or (a.device == device and _plain_tensor(a)))
             for (kind, shape, dtype, device), a in zip(self._direct, values)
         )
 

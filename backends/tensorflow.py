@@ -394,7 +394,8 @@ class _Compiled:
 
         graph = tf.function(run, input_signature=signature)
         try:
-            graph.get_concrete_function()
+            # The concrete function itself: calling it skips tf.function's signature matching.
+            concrete = graph.get_concrete_function()
         except Exception as e:
             out = self.fn(*args)  # a genuine error in f is raised here as it is eagerly, without a warning
             self.eager = True
@@ -406,7 +407,7 @@ class _Compiled:
                 stacklevel=_user_stacklevel(),
             )
             return out
-        self.graph = graph
+        self.graph = concrete
         return None
 
 

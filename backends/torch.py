@@ -453,7 +453,10 @@ class _Compiled:
     def __call__(self, *args: Any) -> Any:
         if self.compiled is not None:
             try:
-                return self.compiled(*args)
+                # Serialised: inside a compiled region forward mode runs without the forward lock,
+                # and torch's dual level is one per process.
+                with _FORWARD_LOCK:
+                    return self.compiled(*args)
             except Exception as e:
                 reason = e
         else:
