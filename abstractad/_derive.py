@@ -213,7 +213,11 @@ def gradient_and_hessian(b: Backend, f: Callable, x: Array, chunk_size: int | No
     """``(∇f(x), ∇²f(x))``: the Jacobian of the gradient, forward-over-reverse where possible."""
     with b.nest():
         outer, grad, xo, _ = b.second_order(f, x)
-        return jacobian(outer, grad, xo, chunk_size, use_forward(outer, True))
+        # Forward-over-reverse where the engine batches its pushforwards (vmap); without batching each
+        # pushforward would run the gradient again, while reverse-over-reverse runs it once and then
+        # pulls back n times (autograd's own hessian does the same).
+        batched = type(outer).batched_pushforward is not Backend.batched_pushforward
+        return jacobian(outer, grad, xo, chunk_size, use_forward(outer, batched))
 
 
 def value_gradient_and_hessian(
