@@ -495,14 +495,17 @@ class BenchReport:
         for ax, operator in zip(axes.flat, operators):
             rows = [r for r in self.rows if r.operator == operator]
             for engine in dict.fromkeys(r.engine for r in rows):
+                first = True
                 for problem in dict.fromkeys(r.problem for r in rows):
                     sel = sorted((r for r in rows if r.engine == engine and r.problem == problem), key=lambda r: r.n)
                     if not sel:
                         continue
                     ns = [r.n for r in sel]
                     c = colors.get(engine, None)
-                    ax.plot(ns, [r.prepared * 1e6 for r in sel], "o-", color=c, label=f"{engine} ours ({problem})")
-                    ax.plot(ns, [r.native * 1e6 for r in sel], "x--", color=c, alpha=0.6, label=f"{engine} native")
+                    ours, native = (f"{engine} prepared", f"{engine} native") if first else (None, None)
+                    ax.plot(ns, [r.prepared * 1e6 for r in sel], "o-", color=c, label=ours)
+                    ax.plot(ns, [r.native * 1e6 for r in sel], "x--", color=c, alpha=0.6, label=native)
+                    first = False
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_title(operator)
