@@ -234,7 +234,7 @@ def _seed(operator: str, kind: str, seed: Any, point: Point) -> tuple[Any, Any]:
 class Plan:
     """Everything about one operator call that does not depend on the values: the backend, the
     structures of x, the seeds and the constants, and the (compiled) operator. ``call`` then only
-    converts, runs and converts back; ``run`` makes a plan per call, ``prepare`` keeps one."""
+    converts, runs and converts back. Unprepared calls keep plans in a bounded cache; ``prepare`` keeps one."""
 
     def __init__(
         self,
@@ -409,32 +409,3 @@ def _ravel_seed(b: Backend, leaves: Sequence[Any], layout: Layout, dtype: str) -
 
 def _signature(leaves: Sequence[Any]) -> tuple:
     return tuple((_arrays.shape_of(a), _arrays.dtype_name(a)) for a in leaves)
-
-
-def run(
-    operator: str,
-    derive: Callable[..., Any],
-    f: Callable,
-    x: Any,
-    seeds: Sequence[Any],
-    args: Sequence[Any],
-    backend: Backend | str | None,
-    *,
-    results: Sequence[str],
-    seed_kinds: Sequence[str] = (),
-    static: tuple = (),
-    keep: int | None = None,
-) -> tuple[Any, ...]:
-    """Call ``derive(b, fx, xn, *seeds, *static)`` on native arrays and bring the results back.
-
-    ``fx`` is ``f`` with the constants ``args`` bound, taking and returning one array (pytrees are
-    raveled around it). Array constants, also inside pytrees, are converted to the backend's arrays
-    and, when the backend compiles, passed as traced arguments. `results` names the structure of
-    each result (see ``OUT``...). ``keep=i`` returns only the i-th result, from inside the
-    (compiled) operator, so that a compiler drops the work the others need (``gradient`` does not
-    pay for ``f(x)``'s reduction).
-    """
-    plan = Plan(
-        operator, derive, f, x, seeds, args, backend, results=results, seed_kinds=seed_kinds, static=static, keep=keep
-    )
-    return plan.call(x, seeds, args)
