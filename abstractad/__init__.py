@@ -35,6 +35,8 @@ from ._second_order import hessian as hessian
 from ._second_order import hvp as hvp
 from ._second_order import second_derivative as second_derivative
 from ._second_order import value_gradient_and_hessian as value_gradient_and_hessian
+from ._sparse import hessian_sparsity as hessian_sparsity
+from ._sparse import jacobian_sparsity as jacobian_sparsity
 
 __version__ = "0.1.0"
 
@@ -54,9 +56,11 @@ __all__ = [
     "differentiate_with",
     "gradient",
     "hessian",
+    "hessian_sparsity",
     "hvp",
     "installed_backends",
     "jacobian",
+    "jacobian_sparsity",
     "jvp",
     "known_backends",
     "lazy_hessian",

@@ -197,7 +197,10 @@ def array_namespace(*xs: Any) -> Any:
 
         return xp_numpy
     libraries = {library_of(x) for x in arrays}
-    # An autograd box wins: numpy arrays mixed with boxes must go through autograd.numpy.
+    # An autograd box wins: numpy arrays mixed with boxes must go through autograd.numpy; so does
+    # sparsity detection's tracer, over arrays of any library (constants to it).
+    if "abstractad-tracer" in libraries:
+        return _EXTRA_NAMESPACES["abstractad-tracer"](*arrays)
     lib = "autograd" if "autograd" in libraries else libraries.pop() if len(libraries) == 1 else None
     if lib is None:
         raise TypeError(f"array_namespace: arrays of several libraries were mixed: {sorted(map(str, libraries))}")

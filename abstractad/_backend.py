@@ -91,6 +91,30 @@ class Backend:
         """The n x n identity in the dtype (and on the device) of `like`."""
         return self.namespace(like).eye(n, dtype=like.dtype)
 
+    def constant(self, like: Array, a: Any) -> Array:
+        """The NumPy array `a` as this engine's array, in `a`'s dtype, on the device of `like`."""
+        return self.namespace(like).asarray(a)
+
+    def jacobian_sparsity(self, f: Callable, x: Array) -> Any:
+        """Optional: the global Jacobian pattern of `f` at arrays like `x` (a boolean SciPy CSR), found
+        the engine's way (JAX: its jaxpr); None: the generic index-set tracer finds it."""
+        return None
+
+    def hessian_sparsity(self, f: Callable, x: Array) -> Any:
+        """Optional: the global Hessian pattern of scalar `f` at arrays like `x`; None: the tracer's."""
+        return None
+
+    def operator_hook(self, operator: str, key: Hashable) -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+        """Optional: ``(derive, assemble)`` where the backend derives `operator` itself with results of
+        its own kind (Sparse: sparse matrices); `key` names the function and shapes. None: derived."""
+        return None
+
+    @property
+    def traces_python(self) -> bool:
+        """Whether compile_operator traces Python code as it is (jax.jit, tf.function) rather than
+        rewriting its bytecode (torch.compile): library code full of NumPy may then run inside it."""
+        return True
+
     def linearize(self, f: Callable, x: Array) -> tuple[Array, Callable[[Array], Array]]:
         """``(f(x), v -> J v)`` for many tangents at one point; override where the engine linearizes once."""
         from ._derive import pushforward

@@ -18,6 +18,8 @@ from ._tree import Layout
 # What each result of an operator is shaped like: f(x)'s structure ("out"), x's ("in"), or a
 # matrix of blocks, rows by the first and columns by the second ("out*in": Jacobian, "in*in": Hessian).
 OUT, IN, JAC, HESS = "out", "in", "out*in", "in*in"
+# A backend's own structured result (a sparse matrix): passed through as it is, then assembled.
+SPARSE = {JAC: "sparse-jacobian", HESS: "sparse-hessian"}
 
 
 def to_native(b: Backend, a: Any, info: _arrays.ArrayInfo | None = None) -> Any:
@@ -138,7 +140,7 @@ class Output:
 
 def _split(r: Any, kind: str, point: Point, output: Output) -> tuple[Any, ...]:
     """One native result as the tuple of its leaves (one leaf where nothing is a pytree)."""
-    if point.layout is None and output._raw is None:
+    if (point.layout is None and output._raw is None) or kind.startswith("sparse"):
         return (r,)
     rows = output.layout if kind in (OUT, JAC) else point.layout
     if kind in (OUT, IN):
@@ -265,6 +267,13 @@ class Plan:
         self.arg_spec = arg_spec
         self.b = b = resolve(backend, x if point.layout is None else _tree.flatten(x)[0][0])
         self.kinds = kinds = tuple(results) if keep is None else (results[keep],)
+        self.assemble: Callable[..., Any] | None = None
+        hook = b.operator_hook(
+            operator, (f, point.key, point.info.shape, point.info.dtype, arg_spec, tuple(map(cache_key, arg_leaves)))
+        )
+        if hook is not None:  # the backend derives this operator itself (Sparse): its results are its own
+            derive, self.assemble = hook
+            self.kinds = kinds = tuple(SPARSE.get(kind, kind) for kind in kinds)
         expect: Layout | str | None = None
         for layout, kind in zip(self.seed_layouts, seed_kinds):
             if kind == OUT:
@@ -368,6 +377,16 @@ class Plan:
         if self.output.layout is not None or self.point.layout is not None:
             return None
         fn = self.fn
+        if self.assemble is not None:  # the backend's own results: values in x's library, assembled
+            assemble, info, kinds = self.assemble, self.point.info, self.kinds
+
+            def assembled(*args: Any) -> tuple[Any, ...]:
+                return tuple(
+                    assemble(r[0], info, kind[7:]) if kind.startswith("sparse") else r[0]
+                    for r, kind in zip(fn(*args), kinds)
+                )
+
+            return (lambda *args: assembled(*args)[0]) if len(kinds) == 1 else assembled
         if len(self.kinds) == 1:
             return lambda *args: fn(*args)[0][0]
         return lambda *args: tuple(r[0] for r in fn(*args))
@@ -390,10 +409,19 @@ class Plan:
                 consts = []
             out = self.fn(xn, *seeds_n, *consts)
         output = self.output
-        results = tuple(_build(leaves, kind, point, output) for leaves, kind in zip(out, self.kinds))
+        results = tuple(
+            self._assemble(leaves[0], kind) if kind.startswith("sparse") else _build(leaves, kind, point, output)
+            for leaves, kind in zip(out, self.kinds)
+        )
         if self.native and self.fast is None:
             self.learn_fast()
         return results
+
+
+    def _assemble(self, values: Any, kind: str) -> Any:
+        assert self.assemble is not None
+        info = self.point.info
+        return self.assemble(_arrays.restore_python(values, dataclasses.replace(info, scalar=False)), info, kind[7:])
 
 
 def _plain_tensor(a: Any) -> bool:

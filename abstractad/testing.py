@@ -14,6 +14,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -191,6 +192,91 @@ def _build() -> dict[str, Scenario]:
 
 SCENARIOS: dict[str, Scenario] = _build()
 """Every scenario by name, at float64."""
+
+
+# ---------------------------------------------------------------------------- sparse problems
+#
+# Functions with structured Jacobians and Hessians, at any size: the sparse tests and benchmarks
+# run them. The docstrings give each pattern and its optimal number of colors.
+
+
+def tridiagonal(x: Any) -> Any:
+    """Second differences with zero boundary values plus a cubic: ``J = tridiag(1, -2, 1) + diag(3x²)``.
+    Tridiagonal: 3 colors (columns, rows or star) are optimal.
+
+    >>> import numpy as np, abstractad as ad
+    >>> ad.jacobian_sparsity(tridiagonal, np.zeros(4)).toarray().astype(int)
+    array([[1, 1, 0, 0],
+           [1, 1, 1, 0],
+           [0, 1, 1, 1],
+           [0, 0, 1, 1]])
+    """
+    xp = array_namespace(x)
+    inner = x[:-2] - 2 * x[1:-1] + x[2:]
+    return xp.concat([-2 * x[:1] + x[1:2], inner, x[-2:-1] - 2 * x[-1:]]) + x**3
+
+
+def laplacian2d(u: Any) -> Any:
+    """The periodic 5-point Laplacian of the 2-D grid `u` (any array library)."""
+    xp = array_namespace(u)
+    return xp.roll(u, 1, axis=0) + xp.roll(u, -1, axis=0) + xp.roll(u, 1, axis=1) + xp.roll(u, -1, axis=1) - 4 * u
+
+
+def laplace2d(x: Any) -> Any:
+    """The periodic 5-point Laplacian plus a cubic, on a square grid given as a flat vector of
+    ``side**2`` values: 5 nonzeros per row; 5 colors are optimal (for ``side`` a multiple of 5).
+
+    >>> import numpy as np, abstractad as ad
+    >>> int(ad.jacobian_sparsity(laplace2d, np.zeros(25)).sum(axis=1).max())
+    5
+    """
+    xp = array_namespace(x)
+    side = math.isqrt(int(x.shape[0]))
+    u = xp.reshape(x, (side, side))
+    return xp.reshape(laplacian2d(u) + u**3, (-1,))
+
+
+def brusselator(x: Any, alpha: float = 0.1) -> Any:
+    """A Brusselator-like reaction-diffusion right-hand side: `x` of shape (N, N, 2) holds the two
+    species u and v, interleaved. Each output couples the 5-point neighbourhood of its species
+    with the other species at the same point: 6 nonzeros per row, a lower bound on the colors.
+
+    >>> import numpy as np, abstractad as ad
+    >>> int(ad.jacobian_sparsity(brusselator, np.zeros((5, 5, 2))).sum(axis=1).max())
+    6
+    """
+    xp = array_namespace(x)
+    u, v = x[..., 0], x[..., 1]
+    du = 1 + u * u * v - 4.4 * u + alpha * laplacian2d(u)
+    dv = 3.4 * u - u * u * v + alpha * laplacian2d(v)
+    return xp.stack([du, dv], axis=-1)
+
+
+def rosenbrock_chain(x: Any) -> Any:
+    """The chained Rosenbrock function: a tridiagonal Hessian (3 colors in a star coloring).
+
+    >>> import numpy as np, abstractad as ad
+    >>> ad.hessian_sparsity(rosenbrock_chain, np.zeros(3)).toarray().astype(int)
+    array([[1, 1, 0],
+           [1, 1, 1],
+           [0, 1, 1]])
+    """
+    xp = array_namespace(x)
+    return xp.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def energy2d(x: Any) -> Any:
+    """A discrete Dirichlet energy plus a quartic on the periodic square grid of the flat vector `x`:
+    the Hessian has the 5-point pattern.
+
+    >>> import numpy as np, abstractad as ad
+    >>> int(ad.hessian_sparsity(energy2d, np.zeros(25)).sum(axis=1).max())
+    5
+    """
+    xp = array_namespace(x)
+    side = math.isqrt(int(x.shape[0]))
+    u = xp.reshape(x, (side, side))
+    return xp.sum((xp.roll(u, 1, axis=0) - u) ** 2 + (xp.roll(u, 1, axis=1) - u) ** 2) + xp.sum(u**4) / 4
 
 
 def scenarios(dtypes: tuple = (np.float64, np.float32)) -> list[Scenario]:

@@ -21,7 +21,7 @@ BUILTIN: dict[str, tuple[str, str, str | None]] = {
     "finitediff": ("finitediff", "FiniteDiff", None),
 }
 _CLASSES = {cls: name for name, (_, cls, _) in BUILTIN.items()}
-_WRAPPERS = {"SecondOrder": "abstractad._nesting"}  # wrappers over other backends
+_WRAPPERS = {"SecondOrder": "abstractad._nesting", "Sparse": "abstractad._sparse"}  # wrappers over other backends
 
 __all__ = sorted([*_CLASSES, *_WRAPPERS])
 

@@ -667,6 +667,14 @@ class TensorFlowNamespace:
         return tf.concat(list(arrays), axis=axis)
 
     @staticmethod
+    def take(x: Tensor, indices: Tensor, /, *, axis: int | None = None) -> Tensor:
+        if axis is None:
+            if len(x.shape) != 1:
+                raise ValueError("take: axis is required for arrays of more than one dimension")
+            axis = 0
+        return tf.gather(x, indices, axis=axis)
+
+    @staticmethod
     def unstack(x: Tensor, /, *, axis: int = 0) -> tuple[Tensor, ...]:
         return tuple(tf.unstack(x, axis=axis))
 

@@ -290,6 +290,13 @@ class Torch(Backend):
     def eye(self, like: Tensor, n: int) -> Tensor:
         return torch.eye(n, dtype=like.dtype, device=like.device)
 
+    def constant(self, like: Tensor, a: Any) -> Tensor:
+        return torch.as_tensor(a, device=like.device)
+
+    @property
+    def traces_python(self) -> bool:
+        return False  # torch.compile rewrites bytecode: sparse operators run eagerly around vmapped products
+
     def scope(self, dtype: str) -> contextlib.AbstractContextManager:
         # Under inference_mode nothing can be differentiated: leave it for the call (and for the
         # conversions, so that the tensors we create are ordinary ones).
