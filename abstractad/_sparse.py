@@ -72,6 +72,7 @@ class Sparse(Backend):
     def __post_init__(self) -> None:
         if self.backend is None:
             raise TypeError("Sparse needs a backend to wrap, e.g. Sparse('jax')")
+        _scipy()
         if isinstance(self.backend, Sparse):
             raise TypeError("Sparse(Sparse(...)): wrap the backend once")
         if self.coloring not in COLORINGS:

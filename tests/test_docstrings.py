@@ -17,6 +17,9 @@ MODULES = [
     "abstractad._check",
     "abstractad._tree",
     "abstractad._operators",
+    "abstractad._sparse",
+    "abstractad._tracer",
+    "abstractad._coloring",
     "abstractad.testing",
     "abstractad.backends",
     "abstractad.backends.finitediff",
@@ -30,7 +33,7 @@ def test_docstring_examples(name: str) -> None:
     engine = ENGINE_MODULES.get(name)
     if engine is not None and not (installed(engine) and installed(name)):
         pytest.skip(f"{engine} is not installed")
-    uses_autograd = ("_first_order", "_second_order", "_lazy", "_check", "_operators")
+    uses_autograd = ("_first_order", "_second_order", "_lazy", "_check", "_operators", "_sparse")
     if any(m in name for m in uses_autograd) and not installed("autograd"):
         pytest.skip("the examples use the autograd backend")
     module = importlib.import_module(name)

@@ -484,3 +484,54 @@ def test_detected_pattern_never_misses_a_nonzero(steps: list[tuple], n: int) -> 
     J = ad.jacobian(lambda x: run_program(steps, x), x, backend=Sparse(backend))
     dense_jac = np.asarray(ad.jacobian(lambda x: run_program(steps, x), x, backend=backend)).reshape(J.shape)
     assert_close(J.toarray(), dense_jac, 1e-6)
+
+
+# ---------------------------------------------------------------------------- compiled and traced
+
+
+def test_jax_compiled_sparse_jacobian_never_retraces() -> None:
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    traces = {"n": 0}
+
+    def f(x: Any) -> Any:
+        if isinstance(x, jax.core.Tracer):
+            traces["n"] += 1
+        return tridiagonal(x)
+
+    b = Sparse(ad.backends.Jax(compile=True))
+    op = ad.prepare("jacobian", f, jnp.ones(6), backend=b)
+    for seed in range(4):
+        x = point((6,), seed).astype(np.float32)
+        assert_close(dense(op(jnp.asarray(x))), tridiagonal_jacobian(x), 1e-5)
+        assert_close(dense(ad.jacobian(f, jnp.asarray(x), backend=b)), tridiagonal_jacobian(x), 1e-5)
+    after_first = traces["n"]
+    ad.jacobian(f, jnp.asarray(point((6,), 9), dtype=jnp.float32), backend=b)
+    assert traces["n"] == after_first
+
+
+def test_sparse_jacobian_inside_the_users_jax_jit_and_tf_function() -> None:
+    if installed("jax"):
+        import jax
+        import jax.numpy as jnp
+
+        @jax.jit
+        def jac(x: Any) -> Any:
+            return ad.jacobian(tridiagonal, x, backend=Sparse("jax"))
+
+        x = point((6,)).astype(np.float32)
+        J = jac(jnp.asarray(x))
+        assert type(J).__name__ == "BCOO"
+        assert_close(dense(J), tridiagonal_jacobian(x), 1e-5)
+    if installed("tensorflow"):
+        import tensorflow as tf
+
+        @tf.function
+        def values(x: Any) -> Any:
+            return ad.jacobian(tridiagonal, x, backend=Sparse("tensorflow")).values
+
+        x = point((6,))
+        got = values(tf.constant(x)).numpy()
+        want = tridiagonal_jacobian(x)
+        assert_close(got, want[want != 0], 1e-10)
