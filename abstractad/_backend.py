@@ -169,6 +169,47 @@ class Backend:
         return f"{type(self).__name__}()"
 
 
+class Wrapper(Backend):
+    """A backend over another (SecondOrder, Sparse): primitives, batching and array handling are the
+    wrapped backend's, through :attr:`wrapped`; subclasses override what they change."""
+
+    @property
+    def wrapped(self) -> Backend:
+        raise NotImplementedError
+
+    def pushforward(self, f: Callable, x: Array, v: Array) -> tuple[Array, Array]:
+        from ._derive import pushforward
+
+        return pushforward(self.wrapped, f, x, v)
+
+    def pullback(self, f: Callable, x: Array) -> tuple[Array, Pullback]:
+        from ._derive import pullback
+
+        return pullback(self.wrapped, f, x)
+
+    def batched_pushforward(self, f: Callable, x: Array, vs: Array) -> tuple[Array, Array]:
+        if self.wrapped.has_pushforward():
+            return self.wrapped.batched_pushforward(f, x, vs)
+        return super().batched_pushforward(f, x, vs)
+
+    def batched_pullback(self, f: Callable, x: Array) -> tuple[Array, Pullback]:
+        if self.wrapped.has_pullback():
+            return self.wrapped.batched_pullback(f, x)
+        return super().batched_pullback(f, x)
+
+    def namespace(self, x: Array) -> Any:
+        return self.wrapped.namespace(x)
+
+    def asarray(self, a: Any) -> Array:
+        return self.wrapped.asarray(a)
+
+    def constant(self, like: Array, a: Any) -> Array:
+        return self.wrapped.constant(like, a)
+
+    def eye(self, like: Array, n: int) -> Array:
+        return self.wrapped.eye(like, n)
+
+
 # ---------------------------------------------------------------------------- compile cache
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from . import _arrays, _derive
-from ._backend import Backend, LRUCache, resolve
+from ._backend import Backend, LRUCache, Wrapper, resolve
 from ._bridge import Foreign
 
 BackendLike = Backend | str
@@ -18,7 +18,7 @@ _BRIDGES = LRUCache(64)
 
 
 @dataclasses.dataclass(frozen=True)
-class SecondOrder(Backend):
+class SecondOrder(Wrapper):
     """Second order as `outer` over `inner`: ``hessian`` and ``hvp`` differentiate `inner`'s
     gradient with `outer`; first-order operators use `inner`.
 
@@ -44,31 +44,9 @@ class SecondOrder(Backend):
         object.__setattr__(self, "outer", resolve(self.outer))
         object.__setattr__(self, "inner", resolve(self.inner))
 
-    # First order is the inner backend's.
-    def pushforward(self, f: Callable, x: Any, v: Any) -> tuple[Any, Any]:
-        return _derive.pushforward(self.inner, f, x, v)
-
-    def pullback(self, f: Callable, x: Any) -> tuple[Any, Callable]:
-        return _derive.pullback(self.inner, f, x)
-
-    def batched_pushforward(self, f: Callable, x: Any, vs: Any) -> tuple[Any, Any]:
-        if self.inner.has_pushforward():
-            return self.inner.batched_pushforward(f, x, vs)
-        return super().batched_pushforward(f, x, vs)
-
-    def batched_pullback(self, f: Callable, x: Any) -> tuple[Any, Callable]:
-        if self.inner.has_pullback():
-            return self.inner.batched_pullback(f, x)
-        return super().batched_pullback(f, x)
-
-    def namespace(self, x: Any) -> Any:
-        return self.inner.namespace(x)
-
-    def asarray(self, a: Any) -> Any:
-        return self.inner.asarray(a)
-
-    def eye(self, like: Any, n: int) -> Any:
-        return self.inner.eye(like, n)
+    @property
+    def wrapped(self) -> Backend:
+        return self.inner  # first order is the inner backend's
 
     def scope(self, dtype: str) -> Any:
         from ._backend import entered

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import _arrays, _derive
-from ._backend import Backend, LRUCache, resolve
+from ._backend import Backend, LRUCache, Wrapper, resolve
 
 COLORINGS = ("greedy", "natural", "largest_first", "smallest_last", "incidence_degree", "dsatur")
 DETECTORS = (None, "tracer", "jaxpr")
@@ -32,7 +32,7 @@ def _scipy() -> Any:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Sparse(Backend):
+class Sparse(Wrapper):
     """Sparse Jacobians and Hessians on any backend, by coloring: ``jacobian``, ``hessian`` and their
     ``value_*`` forms return sparse matrices; every other operator is the wrapped backend's.
 
@@ -91,37 +91,12 @@ class Sparse(Backend):
     def __hash__(self) -> int:
         return hash(self._key)
 
-    # ------------------------------------------------------------------ the wrapped backend's operators
-    def pushforward(self, f: Callable, x: Any, v: Any) -> tuple[Any, Any]:
-        return _derive.pushforward(self.backend, f, x, v)
-
-    def pullback(self, f: Callable, x: Any) -> tuple[Any, Callable]:
-        return _derive.pullback(self.backend, f, x)
-
-    def batched_pushforward(self, f: Callable, x: Any, vs: Any) -> tuple[Any, Any]:
-        if self.backend.has_pushforward():
-            return self.backend.batched_pushforward(f, x, vs)
-        return super().batched_pushforward(f, x, vs)
-
-    def batched_pullback(self, f: Callable, x: Any) -> tuple[Any, Callable]:
-        if self.backend.has_pullback():
-            return self.backend.batched_pullback(f, x)
-        return super().batched_pullback(f, x)
+    @property
+    def wrapped(self) -> Backend:
+        return self.backend
 
     def value_and_gradient(self, f: Callable, x: Any, check: Callable[[Any], None]) -> tuple[Any, Any] | None:
         return self.backend.value_and_gradient(f, x, check)
-
-    def namespace(self, x: Any) -> Any:
-        return self.backend.namespace(x)
-
-    def asarray(self, a: Any) -> Any:
-        return self.backend.asarray(a)
-
-    def constant(self, like: Any, a: np.ndarray) -> Any:
-        return self.backend.constant(like, a)
-
-    def eye(self, like: Any, n: int) -> Any:
-        return self.backend.eye(like, n)
 
     def linearize(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
         return self.backend.linearize(f, x)
@@ -284,7 +259,9 @@ def jacobian_compression(b: Sparse, pattern: Any) -> Compression:
     options = []
     if can_forward:
         options.append((True, _choose_coloring(_coloring.column_coloring, pattern, b.coloring)))
-    if can_reverse:
+    # A symmetric pattern colors its rows as its columns: no need to try.
+    symmetric = pattern.shape[0] == pattern.shape[1] and (pattern != pattern.T).nnz == 0
+    if can_reverse and not (can_forward and symmetric):
         options.append((False, _choose_coloring(_coloring.row_coloring, pattern, b.coloring)))
     forward, colors = min(options, key=lambda o: (o[1].max(initial=-1), not o[0]))
     k = int(colors.max(initial=-1)) + 1

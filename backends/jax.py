@@ -85,6 +85,16 @@ class Jax(Backend):
     def asarray(self, a: Any) -> Any:
         return _arrays.convert(a, "jax")  # JAX arrays and tracers pass through; DLPack where it can
 
+    def jacobian_sparsity(self, f: Callable, x: Any) -> Any:
+        from abstractad import _jaxpr
+
+        return _jaxpr.jacobian_pattern(f, tuple(x.shape), x.dtype)
+
+    def hessian_sparsity(self, f: Callable, x: Any) -> Any:
+        from abstractad import _jaxpr
+
+        return _jaxpr.hessian_pattern(f, tuple(x.shape), x.dtype)
+
     def output_shape(self, f: Callable, x: Any) -> tuple[int, ...] | None:
         try:
             out = jax.eval_shape(f, x)

@@ -29,7 +29,7 @@ from abstractad.testing import brusselator, energy2d, laplace2d, rosenbrock_chai
 PROBLEMS: dict[str, tuple[Callable, Callable[[int], tuple[int, ...]], str, str]] = {
     "tridiagonal": (tridiagonal, lambda n: (n,), "3", "jacobian"),
     "laplace2d": (laplace2d, lambda n: (_side(n, 5) ** 2,), "5", "jacobian"),
-    "brusselator": (brusselator, lambda n: (_side(n // 2, 1), _side(n // 2, 1), 2), "≥6", "jacobian"),
+    "brusselator": (brusselator, lambda n: (_side(n // 2, 5), _side(n // 2, 5), 2), "≥6", "jacobian"),
     "rosenbrock (H)": (rosenbrock_chain, lambda n: (n,), "3", "hessian"),
     "energy2d (H)": (energy2d, lambda n: (_side(n, 5) ** 2,), "5", "hessian"),
 }

@@ -535,3 +535,21 @@ def test_sparse_jacobian_inside_the_users_jax_jit_and_tf_function() -> None:
         got = values(tf.constant(x)).numpy()
         want = tridiagonal_jacobian(x)
         assert_close(got, want[want != 0], 1e-10)
+
+
+def test_jax_detects_through_its_jaxpr() -> None:
+    """jnp-only code (which index-set arrays cannot enter) is detected from the jaxpr on JAX."""
+    pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    def f(x: Any) -> Any:
+        return jnp.diff(x) * jnp.cumsum(x)[1:] + jnp.sum(x[:2] ** 2)
+
+    x = jnp.asarray(point((5,)))
+    found = ad.jacobian_sparsity(f, x, backend="jax").toarray()
+    want = np.tril(np.ones((4, 5), bool), 1)  # cumsum couples every earlier element
+    np.testing.assert_array_equal(found, want)
+    J = ad.jacobian(f, x, backend=Sparse("jax"))
+    assert_close(dense(J), np.asarray(ad.jacobian(f, x, backend="jax")), 1e-5)
+    with pytest.raises(TypeError, match="index-set arrays"):
+        ad.jacobian(f, x, backend=Sparse("jax", detector="tracer"))
