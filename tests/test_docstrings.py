@@ -24,8 +24,13 @@ MODULES = [
     "abstractad.backends",
     "abstractad.backends.finitediff",
 ]
-ENGINE_MODULES = {"abstractad.backends.autograd": "autograd", "abstractad.backends.jax": "jax",
-                  "abstractad.backends.torch": "torch", "abstractad.backends.tensorflow": "tensorflow"}
+ENGINE_MODULES = {
+    "abstractad.backends.autograd": "autograd",
+    "abstractad.backends.jax": "jax",
+    "abstractad._jaxpr": "jax",
+    "abstractad.backends.torch": "torch",
+    "abstractad.backends.tensorflow": "tensorflow",
+}
 
 
 @pytest.mark.parametrize("name", MODULES + sorted(ENGINE_MODULES))
