@@ -257,7 +257,7 @@ def test_empty_and_constant_functions() -> None:
 
 def test_given_sparsity_is_used_and_checked() -> None:
     x = point((6,))
-    pattern = sp.diags([1, 1, 1], [-1, 0, 1], shape=(6, 6))
+    pattern = sp.diags_array([1.0, 1.0, 1.0], offsets=[-1, 0, 1], shape=(6, 6))
     J = ad.jacobian(tridiagonal, x, backend=Sparse("finitediff", sparsity=pattern))
     assert_close(J.toarray(), tridiagonal_jacobian(x), 1e-7)
     # A boolean array works too, and the Hessian takes it symmetrized.
