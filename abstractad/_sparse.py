@@ -215,8 +215,6 @@ class State:
     def __init__(self) -> None:
         self.jacobian: Compression | None = None
         self.hessian: Compression | None = None
-        self.shapes: dict[str, tuple[int, int]] = {}
-
         self._structures: dict[tuple, Any] = {}
 
     def assemble(self, values: Any, info: _arrays.ArrayInfo, kind: str) -> Any:
@@ -229,6 +227,11 @@ class State:
         if structure is None:  # the index arrays, made once per library and device
             structure = self._structures[key] = _structure(comp.pattern, values)
         return _to_sparse(comp.pattern, structure, values)
+
+
+def _index(index: np.ndarray) -> np.ndarray:
+    """Gather positions in the narrowest integer type that holds them (int32 where JAX has no int64)."""
+    return index.astype(np.int32 if index.size == 0 or index.max() < 2**31 - 1 else np.int64)
 
 
 def _seeds(colors: np.ndarray, k: int) -> np.ndarray:
@@ -266,7 +269,7 @@ def jacobian_compression(b: Sparse, pattern: Any) -> Compression:
     forward, colors = min(options, key=lambda o: (o[1].max(initial=-1), not o[0]))
     k = int(colors.max(initial=-1)) + 1
     index = _coloring.column_index(pattern, colors) if forward else _coloring.row_index(pattern, colors)
-    return Compression(pattern, colors, _seeds(colors, k), index, forward)
+    return Compression(pattern, colors, _seeds(colors, k), _index(index), forward)
 
 
 def hessian_compression(b: Sparse, pattern: Any) -> Compression:
@@ -275,7 +278,7 @@ def hessian_compression(b: Sparse, pattern: Any) -> Compression:
     colors = _choose_coloring(_coloring.star_coloring, pattern, b.coloring)
     k = int(colors.max(initial=-1)) + 1
     full = _coloring.symmetric_pattern(pattern)
-    return Compression(full, colors, _seeds(colors, k), _coloring.star_index(full, colors), True)
+    return Compression(full, colors, _seeds(colors, k), _index(_coloring.star_index(full, colors)), True)
 
 
 def _detect_jacobian(b: Sparse, f: Callable, x: Any) -> Any:
@@ -308,35 +311,43 @@ def _given(b: Sparse, shape: tuple[int, int], what: str) -> Any:
 # ---------------------------------------------------------------------------- compressed evaluation
 
 
-def _values(b: Backend, compressed: Any, comp: Compression, like: Any) -> Any:
+def _values(b: Backend, compressed: Any, comp: Compression) -> Any:
     """The stored entries of the result, gathered from the compressed products."""
     xp = _arrays.array_namespace(compressed)
     flat = xp.reshape(compressed, (-1,))
-    return xp.take(flat, _constant(b, flat, comp, "index", comp.index), axis=0)
+    return xp.take(flat, _constant(b, flat, comp, "index", lambda: b.constant(flat, comp.index)), axis=0)
 
 
 def _seed_array(b: Backend, comp: Compression, like: Any, shape: tuple[int, ...]) -> Any:
-    s = _constant(b, like, comp, "seeds", comp.seeds.reshape((comp.seeds.shape[0], *shape)))
-    return s if _arrays.dtype_name(s) == _arrays.dtype_name(like) else b.namespace(like).astype(s, like.dtype)
+    """The seeds, one per color, shaped like `like` and in its dtype."""
+
+    def build() -> Any:
+        s = b.constant(like, comp.seeds.reshape((comp.k, *shape)))
+        return s if _arrays.dtype_name(s) == _arrays.dtype_name(like) else b.namespace(like).astype(s, like.dtype)
+
+    return _constant(b, like, comp, "seeds", build)
 
 
 # Array types whose constants outlive the call (not tracers, not graph tensors): cached per device.
 _CONCRETE = {"ndarray", "Tensor", "ArrayImpl", "EagerTensor"}
 
 
-def _constant(b: Backend, like: Any, comp: Compression, name: str, a: np.ndarray) -> Any:
-    """`a` as the engine's array on `like`'s device: made once per array type and device, where the
-    result is a concrete array (inside jax.jit or tf.function it is a constant of the trace)."""
-    if name == "index":
-        a = a.astype(np.int32 if a.size == 0 or a.max() < 2**31 - 1 else np.int64)
+def _constant(b: Backend, like: Any, comp: Compression, name: str, build: Callable[[], Any]) -> Any:
+    """``build()``, an engine array for arrays like `like`: made once per array type, dtype and device
+    where it is a concrete array (inside jax.jit or tf.function it is a constant of the trace)."""
     kind = type(like)
     if kind.__name__ not in _CONCRETE:
-        return b.constant(like, a)
-    key = (name, kind, str(getattr(like, "device", "")))
+        return build()
+    key = (name, kind, _arrays.dtype_name(like), str(getattr(like, "device", "")))
     cached = comp.natives.get(key)
     if cached is None:
-        cached = comp.natives[key] = b.constant(like, a)
+        cached = comp.natives[key] = build()
     return cached
+
+
+def _join(parts: list[Any]) -> Any:
+    """The compressed products of the chunks of colors, as one array."""
+    return parts[0] if len(parts) == 1 else _arrays.array_namespace(parts[0]).concat(parts, axis=0)
 
 
 def _chunks(k: int, chunk_size: int | None) -> list[tuple[int, int]]:
@@ -360,7 +371,7 @@ def sparse_jacobian(state: State, b: Sparse, f: Callable, x: Any, chunk_size: in
     if comp.k == 0:
         y = f(x)
         _check_outputs(y, m)
-        return y, _values(b, b.namespace(x).zeros((0,), dtype=x.dtype), comp, x)
+        return y, _values(b, b.namespace(x).zeros((0,), dtype=x.dtype), comp)
     parts, y = [], None
     if comp.forward:
         seeds = _seed_array(b, comp, x, tuple(_derive.shape(x)))
@@ -373,9 +384,7 @@ def sparse_jacobian(state: State, b: Sparse, f: Callable, x: Any, chunk_size: in
         for start, stop in _chunks(comp.k, chunk_size):
             parts.append(pullbacks(seeds[start:stop]))
     _check_outputs(y, m)
-    xp = _arrays.array_namespace(parts[0])
-    compressed = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
-    return y, _values(b, compressed, comp, x)
+    return y, _values(b, _join(parts), comp)
 
 
 def _check_outputs(y: Any, m: int) -> None:
@@ -403,7 +412,7 @@ def sparse_gradient_and_hessian(
         outer, grad, xo, to_outer = inner.second_order(f, x)
         if comp.k == 0:
             g = grad(xo)
-            return g, _values(b, b.namespace(g).zeros((0,), dtype=g.dtype), comp, g)
+            return g, _values(b, b.namespace(g).zeros((0,), dtype=g.dtype), comp)
         seeds = to_outer(_seed_array(inner, comp, x, tuple(_derive.shape(x))))
         batched = type(outer).batched_pushforward is not Backend.batched_pushforward
         parts, g = [], None
@@ -414,9 +423,7 @@ def sparse_gradient_and_hessian(
         else:  # reverse-over-reverse: the Hessian is symmetric, so a pullback of the gradient is an HVP
             g, pullbacks = outer.batched_pullback(grad, xo)
             parts = [pullbacks(seeds[start:stop]) for start, stop in _chunks(comp.k, chunk_size)]
-    xp = _arrays.array_namespace(parts[0])
-    compressed = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
-    return g, _values(outer, compressed, comp, g)
+    return g, _values(outer, _join(parts), comp)
 
 
 def sparse_value_gradient_and_hessian(

@@ -133,7 +133,8 @@ class Tracer:
             kwargs["axis"] = kwargs.pop("dim")
         if "keepdim" in kwargs:
             kwargs["keepdims"] = kwargs.pop("keepdim")
-        kwargs.pop("out", None) if kwargs.get("out") is None else None
+        if kwargs.pop("out", None) is not None:
+            raise TraceError(f"sparsity detection cannot follow torch.{name}(..., out=): write to a new array")
         fn = getattr(NAMESPACE, name, None)
         if fn is None or name.startswith("_"):
             raise TraceError(f"sparsity detection does not know torch.{name}; {_HOW}")
@@ -457,8 +458,6 @@ class Namespace:
         (t,) = _parts(x)
         return self._move(t, np.swapaxes(self._ids(t), a, b))
 
-    transpose_ = swapaxes
-
     def moveaxis(self, x: Any, source: Any, destination: Any) -> Tracer:
         (t,) = _parts(x)
         return self._move(t, np.moveaxis(self._ids(t), source, destination))
@@ -696,8 +695,7 @@ class Namespace:
     cumprod = cumulative_prod
 
     def sort(self, x: Any, axis: int = -1, **kw: Any) -> Tracer:
-        out = self._spread(x, kw.get("dim", axis), False, everywhere=True)
-        return out
+        return self._spread(x, kw.get("dim", axis), False, everywhere=True)
 
     def softmax(self, x: Any, axis: int = -1, **kw: Any) -> Tracer:
         return self._spread(x, kw.get("dim", axis), True, everywhere=True)
