@@ -382,7 +382,7 @@ class Plan:
 
             def assembled(*args: Any) -> tuple[Any, ...]:
                 return tuple(
-                    assemble(r[0], info, kind[7:]) if kind.startswith("sparse") else r[0]
+                    assemble(r[0], info, kind.removeprefix("sparse-")) if kind.startswith("sparse") else r[0]
                     for r, kind in zip(fn(*args), kinds)
                 )
 
@@ -417,11 +417,12 @@ class Plan:
             self.learn_fast()
         return results
 
-
     def _assemble(self, values: Any, kind: str) -> Any:
         assert self.assemble is not None
         info = self.point.info
-        return self.assemble(_arrays.restore_python(values, dataclasses.replace(info, scalar=False)), info, kind[7:])
+        return self.assemble(
+            _arrays.restore_python(values, dataclasses.replace(info, scalar=False)), info, kind.removeprefix("sparse-")
+        )
 
 
 def _plain_tensor(a: Any) -> bool:
