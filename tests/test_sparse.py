@@ -553,3 +553,14 @@ def test_jax_detects_through_its_jaxpr() -> None:
     assert_close(dense(J), np.asarray(ad.jacobian(f, x, backend="jax")), 1e-5)
     with pytest.raises(TypeError, match="index-set arrays"):
         ad.jacobian(f, x, backend=Sparse("jax", detector="tracer"))
+
+
+@pytest.mark.parametrize("engine", ["autograd", "finitediff", "jax", "tensorflow", "torch"])
+def test_pattern_functions_on_every_engine(engine: str) -> None:
+    if engine != "finitediff":
+        pytest.importorskip(engine)
+    x = point((7,))
+    found = ad.jacobian_sparsity(tridiagonal, x, backend=engine)
+    np.testing.assert_array_equal(found.toarray(), tridiagonal_jacobian(x) != 0)
+    found = ad.hessian_sparsity(rosenbrock, x, backend=engine)
+    np.testing.assert_array_equal(found.toarray(), rosenbrock_hessian(x) != 0)
