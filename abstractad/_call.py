@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -93,6 +94,12 @@ class Output:
 
     def __call__(self, y: Any) -> Any:
         if _tree.is_leaf(y):
+            if not _arrays.is_array(y):
+                raise (
+                    _errors.python_number_output(y)
+                    if isinstance(y, numbers.Number)
+                    else _errors.bad_input_type(y, "f(x)")
+                )
             if isinstance(self.expect, Layout):
                 raise ValueError(
                     f"vjp: the cotangent w is a pytree ({self.expect.describe()}), but f(x) returned one array"
@@ -120,14 +127,13 @@ class Output:
         )
 
     def _natives(self, y: Any, leaves: list[Any]) -> list[Any]:
-        """Leaves of f(x) as arrays of one library: constants (Python numbers, NumPy arrays) join the engine's."""
+        """Leaves of f(x) as arrays of one library: constant NumPy arrays join the engine's."""
         engine = next((leaf for leaf in leaves if _arrays.library_of(leaf) not in (None, "numpy")), None)
-        float_dtype = _arrays.dtype_name(engine) if engine is not None else "float64"
         convert = engine is not None and _arrays.library_of(engine) != "autograd"
         out = []
         for i, leaf in enumerate(leaves):
             if not _arrays.is_array(leaf):
-                leaf = np.asarray(leaf, dtype=float_dtype if isinstance(leaf, float) else None)
+                raise _errors.python_number_output(leaf, _tree.paths(y, "f(x)")[i])
             name = _arrays.dtype_name(leaf)
             if not _arrays.is_float_dtype(name):
                 where = _tree.paths(y, "f(x)")[i]

@@ -80,3 +80,93 @@ def no_namespace(value: Any) -> TypeError:
     return TypeError(
         f"array_namespace: no Array API namespace is known for {type(value).__module__}.{type(value).__name__}"
     )
+
+
+def python_number_output(value: Any, where: str = "f(x)") -> TypeError:
+    return TypeError(
+        f"{where} is a Python {type(value).__name__} ({value!r}), not an array: a derivative cannot flow "
+        "through a Python number (float(), .item() and math.* leave the engine's graph, so some engines "
+        "would silently return zeros). Compute it with xp = ad.array_namespace(x); for a constant, "
+        "return xp.asarray(c)."
+    )
+
+
+# Engine errors raised inside the user's f that have a known cause: (exception type names or None,
+# fragments of the message, the hint added to the exception as a note). The exception itself
+# propagates unchanged; the user's own exceptions match none of these.
+_IN_PLACE = (
+    "f writes into its input in place. abstractad's engines differentiate f as a pure function: build a new "
+    "array instead (xp.where, concatenation, x.at[i].set(v) in JAX), or copy x first (torch: x = x.clone())."
+)
+_VALUE_FLOW = (
+    "f uses the value of an array in Python control flow (if, while, bool(), int()) while it is being traced "
+    "(jax.jit, tf.function, compile=True). Use xp.where / jax.lax.cond / tf.cond, pass the value as a "
+    "constant in *args, or run eagerly (compile=False, outside jit)."
+)
+_FOREIGN = (
+    "f mixes the engine's arrays with another library's (a NumPy call on the engine's arrays, or a closed-over "
+    "tensor of another library). Write f with xp = ad.array_namespace(x), and pass outside arrays as constants "
+    "(*args after x): abstractad converts constants to the engine's arrays and device."
+)
+_DEVICE = (
+    "f combines x with a tensor on another device. Pass that tensor as a constant (*args after x), which "
+    "abstractad moves to the backend's device, or move it with .to(x.device) inside f."
+)
+_METHODS = (
+    "TensorFlow tensors have no NumPy methods (.sum(), .T, ...): write f with xp = ad.array_namespace(x), "
+    "whose functions work on every engine's arrays."
+)
+_ARRAYS = ("Tracer", "Tensor", "ArrayBox", "ndarray", "Array")
+_HINTS: tuple[tuple[tuple[str, ...] | None, tuple[str, ...], str], ...] = (
+    (
+        None,
+        (
+            "does not support item assignment",
+            "assignment destination is read-only",
+            "in-place operation",
+            "arrays are immutable",
+        ),
+        _IN_PLACE,
+    ),
+    (
+        (
+            "ConcretizationTypeError",
+            "TracerBoolConversionError",
+            "TracerIntegerConversionError",
+            "OperatorNotAllowedInGraphError",
+        ),
+        (),
+        _VALUE_FLOW,
+    ),
+    (("TracerArrayConversionError",), (), _FOREIGN),
+    (
+        None,
+        (
+            "Can't call numpy() on Tensor that requires grad",
+            "Can't differentiate w.r.t. type",
+            "unsupported operand type",
+            "to return only tensors",
+        ),
+        _FOREIGN,
+    ),
+    (None, ("same device", "expected device"), _DEVICE),
+    (None, ("'EagerTensor' object has no attribute", "'SymbolicTensor' object has no attribute"), _METHODS),
+)
+
+
+def add_hint(error: BaseException) -> None:
+    """Add abstractad's hint to an engine error with a known cause, as a note (PEP 678): the exception
+    keeps its type and message, and a user's own exception is left alone."""
+    message, kinds = str(error), {c.__name__ for c in type(error).__mro__}
+    hint = next(
+        (
+            hint
+            for names, fragments, hint in _HINTS
+            if (names is None or kinds.intersection(names)) and (not fragments or any(s in message for s in fragments))
+        ),
+        None,
+    )
+    if hint is None and "unsupported operand type" in message and any(name in message for name in _ARRAYS):
+        hint = _FOREIGN
+    if hint is not None and f"abstractad: {hint}" not in getattr(error, "__notes__", ()):
+        error.add_note(f"abstractad: {hint}")

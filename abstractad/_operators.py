@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from . import _arrays, _derive, _tree
+from . import _arrays, _derive, _errors, _tree
 from ._backend import Backend, LRUCache
 from ._call import HESS, IN, JAC, OUT, Plan, _plain_tensor
 
@@ -119,6 +119,16 @@ def apply(
 ) -> Any:
     """Run the operator called `operator` (what every public operator function does), through a
     plan kept per function, backend and argument signature: a repeated call skips the analysis."""
+    try:
+        return _apply(operator, f, x, seeds, args, backend, chunk_size)
+    except Exception as e:
+        _errors.add_hint(e)
+        raise
+
+
+def _apply(
+    operator: str, f: Callable, x: Any, seeds: Sequence[Any], args: Sequence[Any], backend: Any, chunk_size: Any
+) -> Any:
     spec = SPECS[operator]
     try:
         key = (operator, f, backend, chunk_size, _key_of(x), tuple(map(_key_of, seeds)), tuple(map(_key_of, args)))
@@ -184,9 +194,16 @@ class Prepared:
         self._fast: Callable[..., Any] | None = None
 
     def __call__(self, x: Any, *args: Any) -> Any:
-        fast = self._fast
-        if fast is not None:
-            return fast(x, *args)
+        try:
+            fast = self._fast
+            if fast is not None:
+                return fast(x, *args)
+            return self._first_calls(x, args)
+        except Exception as e:
+            _errors.add_hint(e)
+            raise
+
+    def _first_calls(self, x: Any, args: tuple) -> Any:
         out = self._call(x, args)
         if self._direct is not None and self._plan.fast and self._matches_direct((x, *args)):
             # The first call has taught the plan f(x)'s structure: from now on, calls whose arrays
