@@ -258,7 +258,13 @@ def to_numpy(a: Any) -> np.ndarray:
     """Any library's array as a NumPy array (zero copy where the library allows)."""
     lib = library_of(a)
     if lib == "torch":
-        return a.detach().cpu().resolve_conj().resolve_neg().numpy()
+        a = a.detach().cpu().resolve_conj().resolve_neg()
+        if str(a.dtype) == "torch.bfloat16":  # NumPy's bfloat16 is ml_dtypes', with the same bits
+            import ml_dtypes
+            import torch
+
+            return a.view(torch.uint16).numpy().view(ml_dtypes.bfloat16)
+        return a.numpy()
     if lib == "tensorflow":
         return a.numpy()
     if lib == "autograd":
@@ -384,9 +390,9 @@ def from_numpy(a: np.ndarray, info: ArrayInfo) -> Any:
     if info.library in ("python", "numpy"):
         return a
     if info.library == "torch":
-        import torch
+        from abstractad.backends.torch import _from_numpy
 
-        t = torch.from_numpy(np.ascontiguousarray(a))
+        t = _from_numpy(a)
         return t if _cpu(info.device) else t.to(info.device)
     if info.library == "jax":
         import jax

@@ -37,6 +37,8 @@ class Backend:
     # The modes in which this engine can differentiate a function bridged in by ``foreign``
     # (JAX's custom_vjp and TensorFlow's custom_gradient have no forward mode).
     bridge_modes: ClassVar[tuple[str, ...]] = ("forward", "reverse")
+    # dtypes the engine cannot differentiate (bfloat16 on the NumPy engines): a TypeError up front.
+    unsupported_dtypes: ClassVar[frozenset[str]] = frozenset()
     mode: Mode = None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Backend:
@@ -87,9 +89,14 @@ class Backend:
         """Any library's array as this engine's array (dtype kept). Default: NumPy."""
         return _arrays.to_numpy(a) if _arrays.library_of(a) not in (None, "numpy", "autograd") else a
 
-    def eye(self, like: Array, n: int) -> Array:
-        """The n x n identity in the dtype (and on the device) of `like`."""
-        return self.namespace(like).eye(n, dtype=like.dtype)
+    def supports_dtype(self, dtype: str) -> bool:
+        """Whether this backend can differentiate arrays of `dtype` (a name, "bfloat16")."""
+        return dtype not in self.unsupported_dtypes
+
+    def eye(self, like: Array, n: int, start: int = 0, stop: int | None = None) -> Array:
+        """Rows ``start:stop`` of the n x n identity, in the dtype (and on the device) of `like`."""
+        stop = n if stop is None else stop
+        return self.namespace(like).eye(stop - start, n, k=start, dtype=like.dtype)
 
     def constant(self, like: Array, a: Any) -> Array:
         """The NumPy array `a` as this engine's array, in `a`'s dtype, on the device of `like`."""
@@ -206,8 +213,11 @@ class Wrapper(Backend):
     def constant(self, like: Array, a: Any) -> Array:
         return self.wrapped.constant(like, a)
 
-    def eye(self, like: Array, n: int) -> Array:
-        return self.wrapped.eye(like, n)
+    def eye(self, like: Array, n: int, start: int = 0, stop: int | None = None) -> Array:
+        return self.wrapped.eye(like, n, start, stop)
+
+    def supports_dtype(self, dtype: str) -> bool:
+        return self.wrapped.supports_dtype(dtype)
 
 
 # ---------------------------------------------------------------------------- compile cache

@@ -272,6 +272,9 @@ class Plan:
         self.slots = slots = [i for i, a in enumerate(arg_leaves) if _arrays.is_array(a)]
         self.arg_spec = arg_spec
         self.b = b = resolve(backend, x if point.layout is None else _tree.flatten(x)[0][0])
+        for info in point.infos:
+            if not b.supports_dtype(info.dtype):
+                raise _errors.unsupported_dtype(b, info.dtype)
         self.kinds = kinds = tuple(results) if keep is None else (results[keep],)
         self.assemble: Callable[..., Any] | None = None
         hook = b.operator_hook(

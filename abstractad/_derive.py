@@ -43,6 +43,17 @@ def check_seed(operator: str, kind: str, seed: Array, like: Array, of: str) -> N
         raise _errors.bad_seed(kind, operator, shape(seed), shape(like), of)
 
 
+def cast_seed(b: Backend, seed: Array, like: Array, kind: str, of: str = "x") -> Array:
+    """A seed in the dtype of what it is a tangent or cotangent of (float32 seeds for float64 x are
+    cast); a complex seed for a real array is an error, not a silently dropped imaginary part."""
+    if seed.dtype == like.dtype:
+        return seed
+    name, want = str(seed.dtype), str(like.dtype)
+    if "complex" in name and "complex" not in want:
+        raise TypeError(f"the {kind} is complex, but {of} is real ({want}): pass a real {kind}")
+    return b.namespace(seed).astype(seed, like.dtype)
+
+
 def use_forward(b: Backend, prefer_forward: bool) -> bool:
     """Which primitive to use: the forced mode, else the preferred one if the backend has it."""
     if not b.has_pullback():
@@ -90,13 +101,13 @@ def pullback(b: Backend, f: Callable, x: Array) -> tuple[Array, Callable[[Array]
 
 
 def value_and_jvp(b: Backend, f: Callable, x: Array, v: Array) -> tuple[Array, Array]:
-    return pushforward(b, f, x, v)
+    return pushforward(b, f, x, cast_seed(b, v, x, "tangent v"))
 
 
 def value_and_vjp(b: Backend, f: Callable, x: Array, w: Array) -> tuple[Array, Array]:
     y, pb = pullback(b, f, x)
     check_seed("vjp", "cotangent w", w, y, "f(x)")
-    return y, pb(w)
+    return y, pb(cast_seed(b, w, y, "cotangent w", "f(x)"))
 
 
 def value_and_gradient(b: Backend, f: Callable, x: Array, operator: str = "gradient") -> tuple[Array, Array]:
@@ -126,9 +137,7 @@ def value_and_derivative(b: Backend, f: Callable, x: Array) -> tuple[Array, Arra
 def basis(b: Backend, like: Array, start: int, stop: int) -> Array:
     """Rows ``start:stop`` of the identity, each shaped like `like`: the seeds of a Jacobian."""
     xp = b.namespace(like)
-    n = size(like)
-    eye = b.eye(like, n)
-    return xp.reshape(eye[start:stop], (stop - start, *shape(like)))
+    return xp.reshape(b.eye(like, size(like), start, stop), (stop - start, *shape(like)))
 
 
 def batched_pushforwards(
@@ -202,7 +211,7 @@ def hvp(b: Backend, f: Callable, x: Array, v: Array) -> Array:
     """``∇²f(x) v`` without forming the Hessian: forward-over-reverse, else reverse-over-reverse."""
     with b.nest():
         outer, grad, xo, to_outer = b.second_order(f, x)
-        vo = to_outer(v)
+        vo = to_outer(cast_seed(b, v, x, "tangent v"))
         if use_forward(outer, True):
             return pushforward(outer, grad, xo, vo)[1]
         # The Hessian is symmetric, so the pullback of the gradient along v is H v.

@@ -62,6 +62,13 @@ def bad_dtype(dtype: str, what: str = "x") -> TypeError:
     )
 
 
+def unsupported_dtype(backend: Any, dtype: str) -> TypeError:
+    return TypeError(
+        f"{backend!r} cannot differentiate {dtype} arrays. Cast x to float32 (x.astype('float32')), or use "
+        "an engine that has the dtype (JAX, PyTorch, TensorFlow)."
+    )
+
+
 def bad_seed(kind: str, operator: str, got: tuple[int, ...], want: tuple[int, ...], of: str) -> ValueError:
     return ValueError(f"{operator}: the {kind} has shape {got}, but it must have the shape of {of}, {want}.")
 

@@ -48,6 +48,9 @@ class SecondOrder(Wrapper):
     def wrapped(self) -> Backend:
         return self.inner  # first order is the inner backend's
 
+    def supports_dtype(self, dtype: str) -> bool:
+        return self.outer.supports_dtype(dtype) and self.inner.supports_dtype(dtype)
+
     def scope(self, dtype: str) -> Any:
         from ._backend import entered
 

@@ -29,6 +29,7 @@ class Autograd(Backend):
     """
 
     name: ClassVar[str] = "autograd"
+    unsupported_dtypes: ClassVar[frozenset[str]] = frozenset({"bfloat16"})  # autograd knows NumPy's dtypes only
     mode: Mode = None
 
     def __post_init__(self) -> None:

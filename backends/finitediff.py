@@ -52,6 +52,7 @@ class FiniteDiff(Backend):
     """
 
     name: ClassVar[str] = "finitediff"
+    unsupported_dtypes: ClassVar[frozenset[str]] = frozenset({"bfloat16"})  # NumPy has no bfloat16 arithmetic
     method: Method = "central"
     step: float | None = None
     vectorized: bool | None = None
@@ -94,6 +95,10 @@ class FiniteDiff(Backend):
 
     def batched_pushforward(self, f: Callable, x: np.ndarray, vs: np.ndarray) -> tuple[Any, Any]:
         x = np.asarray(x)
+        if x.dtype == np.float16:  # half-precision differences have no correct digits: evaluate in float32
+            y, jvs = self.batched_pushforward(f, x.astype(np.float32), vs)
+            return y.astype(np.float16), jvs.astype(np.float16)
+        f = _read_only_arguments(f)
         vs = np.asarray(vs, dtype=x.dtype)
         method = self._method()
         real = np.result_type(x.dtype, np.float32)
@@ -153,3 +158,16 @@ class FiniteDiff(Backend):
 
     def __repr__(self) -> str:
         return f"FiniteDiff(method={self.method!r}, step={self.step!r}, vectorized={self.vectorized!r})"
+
+
+def _read_only_arguments(f: Callable) -> Callable:
+    """`f` called on read-only views: an `f` that writes into its input raises NumPy's error, as on
+    the AD engines, instead of corrupting the shifted points (and the user's array)."""
+
+    def frozen(p: np.ndarray) -> Any:
+        if isinstance(p, np.ndarray) and p.flags.writeable:
+            p = p.view()
+            p.flags.writeable = False
+        return f(p)
+
+    return frozen

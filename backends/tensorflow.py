@@ -146,8 +146,10 @@ class TensorFlow(Backend):
     def asarray(self, a: Any) -> Tensor:
         return _to_tensor(a)
 
-    def eye(self, like: Tensor, n: int) -> Tensor:
-        return tf.eye(n, dtype=like.dtype)
+    def eye(self, like: Tensor, n: int, start: int = 0, stop: int | None = None) -> Tensor:
+        if start == 0 and stop in (None, n):
+            return tf.eye(n, dtype=like.dtype)
+        return tf.one_hot(tf.range(start, n if stop is None else stop), n, dtype=like.dtype)
 
     def foreign(self, fn: Any) -> Callable[[Tensor], Tensor]:
         """A ``tf.custom_gradient`` function computing ``fn``, whose gradient is ``fn.vjp``: eager,

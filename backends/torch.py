@@ -112,6 +112,8 @@ def _forward_lock() -> contextlib.AbstractContextManager:
 
 def _from_numpy(a: Any) -> Tensor:
     a = np.asarray(a)
+    if a.dtype.name == "bfloat16":  # ml_dtypes' bfloat16 (JAX's, TensorFlow's): the same bits as torch's
+        return _from_numpy(a.view(np.uint16)).view(torch.bfloat16)
     if a.flags.writeable:
         try:
             return torch.from_numpy(a)
@@ -287,8 +289,11 @@ class Torch(Backend):
             )
         return device
 
-    def eye(self, like: Tensor, n: int) -> Tensor:
-        return torch.eye(n, dtype=like.dtype, device=like.device)
+    def eye(self, like: Tensor, n: int, start: int = 0, stop: int | None = None) -> Tensor:
+        if start == 0 and stop in (None, n):
+            return torch.eye(n, dtype=like.dtype, device=like.device)
+        rows = torch.arange(start, n if stop is None else stop, device=like.device)
+        return torch.nn.functional.one_hot(rows, n).to(like.dtype)
 
     def constant(self, like: Tensor, a: Any) -> Tensor:
         return torch.as_tensor(a, device=like.device)
