@@ -162,8 +162,31 @@ class _AutogradNamespace:
     def vecdot(self, x1, x2, axis=-1):
         return self._anp.sum(self._anp.conj(x1) * x2, axis=axis)
 
+    @property
+    def linalg(self) -> Any:
+        return _AutogradLinalg(self._anp)
+
     def __repr__(self) -> str:
         return "<abstractad Array API namespace for autograd>"
+
+
+class _AutogradLinalg:
+    """The Array API's ``linalg`` extension on ``autograd.numpy.linalg`` (whose functions have VJPs)."""
+
+    def __init__(self, anp: Any) -> None:
+        self._anp = anp
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._anp.linalg, name)
+
+    def vector_norm(self, x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:
+        anp = self._anp
+        if axis is None:
+            x, axis = anp.ravel(x), 0
+        return anp.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
+
+    def matrix_norm(self, x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Any:
+        return self._anp.linalg.norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
 
 
 @functools.cache

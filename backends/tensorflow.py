@@ -834,6 +834,10 @@ class TensorFlowNamespace:
                 return True
         return False
 
+    @property
+    def linalg(self) -> Any:
+        return _TensorFlowLinalg
+
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(
             f"the abstractad Array API namespace for tensorflow has no function {name!r}; "
@@ -842,6 +846,28 @@ class TensorFlowNamespace:
 
     def __repr__(self) -> str:
         return "<abstractad Array API namespace for tensorflow>"
+
+
+class _TensorFlowLinalg:
+    """The Array API's ``linalg`` extension, the part TensorFlow maps directly."""
+
+    @staticmethod
+    def vector_norm(x: Tensor, /, *, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Tensor:
+        return tf.norm(x, ord=ord, axis=_axis(axis), keepdims=keepdims)
+
+    @staticmethod
+    def matrix_norm(x: Tensor, /, *, keepdims: bool = False, ord: Any = "fro") -> Tensor:
+        return tf.norm(x, ord=ord, axis=[-2, -1], keepdims=keepdims)
+
+    matmul = staticmethod(tf.linalg.matmul)
+    det = staticmethod(tf.linalg.det)
+    inv = staticmethod(tf.linalg.inv)
+    cholesky = staticmethod(tf.linalg.cholesky)
+    trace = staticmethod(tf.linalg.trace)
+
+    @staticmethod
+    def diagonal(x: Tensor, /, *, offset: int = 0) -> Tensor:
+        return tf.linalg.diag_part(x, k=offset)
 
 
 _NAMESPACE = TensorFlowNamespace()
