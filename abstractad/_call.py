@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _arrays, _errors, _tree
+from . import _arrays, _complex, _errors, _tree
 from ._backend import COMPILED, Backend, cache_key, resolve
 from ._tree import Layout
 
@@ -212,6 +212,8 @@ def _seed(operator: str, kind: str, seed: Any, point: Point) -> tuple[Any, Any]:
             raise _errors.bad_input_type(seed, f"the {name}")
         if _arrays.is_array(seed):
             _arrays.check_differentiable(seed, f"the {name}")
+        if kind == IN and _complex.is_complex(_arrays.dtype_name(seed)) and not _complex.is_complex(point.info.dtype):
+            raise TypeError(f"{operator}: the {name} is complex, but x is real: pass a real {name}")
         if kind == IN:
             if point.layout is not None:
                 raise ValueError(
@@ -263,6 +265,7 @@ class Plan:
             raise TypeError(f"{operator} needs a callable f, not {type(f).__name__}")
         self.operator = operator
         self.point = point = Point(x)
+        _complex.check_x(operator, point.info.dtype, point.layout is not None)
         if point.layout is not None and operator in ("derivative", "second_derivative"):
             raise ValueError(f"{operator} needs a scalar x, not a pytree; use jacobian (or hessian) for pytrees")
         checked = [_seed(operator, kind, s, point) for s, kind in zip(seeds, seed_kinds)]
@@ -280,6 +283,8 @@ class Plan:
         hook = b.operator_hook(
             operator, (f, point.key, point.info.shape, point.info.dtype, arg_spec, tuple(map(cache_key, arg_leaves)))
         )
+        if hook is not None and _complex.is_complex(point.info.dtype):
+            raise TypeError(f"{b!r}: sparse {operator} needs a real x")
         if hook is not None:  # the backend derives this operator itself (Sparse): its results are its own
             derive, self.assemble = hook
             self.kinds = kinds = tuple(SPARSE.get(kind, kind) for kind in kinds)
@@ -288,6 +293,7 @@ class Plan:
             if kind == OUT:
                 expect = "array" if layout is None else layout
         n_seeds = len(seeds)
+        complex_x, x_ndim = _complex.is_complex(point.info.dtype), len(point.info.shape)
 
         def build() -> tuple[Callable, Output]:
             output = Output(b, expect)
@@ -311,9 +317,16 @@ class Plan:
                     def fx(z: Any) -> Any:
                         return output(f(point.unravel(z), *full))
 
-                out = derive(b, fx, xn, *rest[:n_seeds], *static)
+                if hook is not None:
+                    out = derive(b, fx, xn, *rest[:n_seeds], *static)
+                    out = out if keep is None else (out[keep],)
+                    return tuple(_split(r, kind, point, output) for r, kind in zip(out, kinds))
+                # Complex x, seeds and f(x) travel as pairs of reals (see _complex): one convention.
+                cx = _complex.Pairs(operator, complex_x, seed_kinds)
+                seeds = cx.seeds(rest[:n_seeds])
+                out = derive(b, cx.function(fx), _complex.pairs(xn) if complex_x else xn, *seeds, *static)
                 out = out if keep is None else (out[keep],)
-                return tuple(_split(r, kind, point, output) for r, kind in zip(out, kinds))
+                return tuple(_split(cx.result(r, kind, x_ndim), kind, point, output) for r, kind in zip(out, kinds))
 
             return op, output
 

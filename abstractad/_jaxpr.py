@@ -327,41 +327,184 @@ _ROLES: dict[str, Callable[[int], tuple[Sequence[int], Sequence[int]]]] = {
     "select_n": lambda k: (range(1, k), (0,)),
 }
 
-_CALLS = frozenset({
-    "jit", "pjit", "closed_call", "core_call", "remat", "remat2", "checkpoint", "custom_jvp_call",
-    "custom_vjp_call", "custom_vjp_call_jaxpr", "named_call", "xla_call",
-})
-_ZERO = frozenset({
-    "sign", "floor", "ceil", "round", "is_finite", "eq", "ne", "lt", "le", "gt", "ge", "eq_to", "lt_to", "le_to",
-    "and", "or", "not", "xor", "argmax", "argmin", "iota", "stop_gradient", "population_count", "clz", "mulhi",
-    "shift_left", "shift_right_arithmetic", "shift_right_logical", "reduce_and", "reduce_or", "reduce_xor",
-    "random_bits", "random_seed", "random_wrap", "random_unwrap", "random_fold_in", "random_split",
-    "threefry2x32", "rng_bit_generator", "bitcast_convert_type", "platform_index", "create_token", "after_all",
-    "axis_index", "debug_callback", "debug_print", "empty", "empty2", "dce_sink", "lu_pivots_to_permutation",
-})
+_CALLS = frozenset(
+    {
+        "jit",
+        "pjit",
+        "closed_call",
+        "core_call",
+        "remat",
+        "remat2",
+        "checkpoint",
+        "custom_jvp_call",
+        "custom_vjp_call",
+        "custom_vjp_call_jaxpr",
+        "named_call",
+        "xla_call",
+    }
+)
+_ZERO = frozenset(
+    {
+        "sign",
+        "floor",
+        "ceil",
+        "round",
+        "is_finite",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "eq_to",
+        "lt_to",
+        "le_to",
+        "and",
+        "or",
+        "not",
+        "xor",
+        "argmax",
+        "argmin",
+        "iota",
+        "stop_gradient",
+        "population_count",
+        "clz",
+        "mulhi",
+        "shift_left",
+        "shift_right_arithmetic",
+        "shift_right_logical",
+        "reduce_and",
+        "reduce_or",
+        "reduce_xor",
+        "random_bits",
+        "random_seed",
+        "random_wrap",
+        "random_unwrap",
+        "random_fold_in",
+        "random_split",
+        "threefry2x32",
+        "rng_bit_generator",
+        "bitcast_convert_type",
+        "platform_index",
+        "create_token",
+        "after_all",
+        "axis_index",
+        "debug_callback",
+        "debug_print",
+        "empty",
+        "empty2",
+        "dce_sink",
+        "lu_pivots_to_permutation",
+    }
+)
 # Elementwise with a zero second derivative (almost everywhere).
-_LINEAR = frozenset({
-    "add", "add_any", "sub", "neg", "convert_element_type", "reduce_precision", "real", "imag", "conj", "complex",
-    "max", "min", "clamp", "select_n", "copy", "copy_p",
-})
-_NONLINEAR = frozenset({
-    "sin", "cos", "tan", "exp", "exp2", "log", "log1p", "expm1", "tanh", "logistic", "sqrt", "rsqrt", "cbrt", "pow",
-    "integer_pow", "square", "atan2", "erf", "erfc", "erf_inv", "lgamma", "digamma", "polygamma", "zeta", "igamma",
-    "igammac", "igamma_grad_a", "random_gamma_grad", "regularized_incomplete_beta", "bessel_i0e", "bessel_i1e",
-    "sinh", "cosh", "asin", "acos", "atan", "asinh", "acosh", "atanh", "nextafter", "rem", "rng_uniform",
-})
+_LINEAR = frozenset(
+    {
+        "add",
+        "add_any",
+        "sub",
+        "neg",
+        "convert_element_type",
+        "reduce_precision",
+        "real",
+        "imag",
+        "conj",
+        "complex",
+        "max",
+        "min",
+        "clamp",
+        "select_n",
+        "copy",
+        "copy_p",
+    }
+)
+_NONLINEAR = frozenset(
+    {
+        "sin",
+        "cos",
+        "tan",
+        "exp",
+        "exp2",
+        "log",
+        "log1p",
+        "expm1",
+        "tanh",
+        "logistic",
+        "sqrt",
+        "rsqrt",
+        "cbrt",
+        "pow",
+        "integer_pow",
+        "square",
+        "atan2",
+        "erf",
+        "erfc",
+        "erf_inv",
+        "lgamma",
+        "digamma",
+        "polygamma",
+        "zeta",
+        "igamma",
+        "igammac",
+        "igamma_grad_a",
+        "random_gamma_grad",
+        "regularized_incomplete_beta",
+        "bessel_i0e",
+        "bessel_i1e",
+        "sinh",
+        "cosh",
+        "asin",
+        "acos",
+        "atan",
+        "asinh",
+        "acosh",
+        "atanh",
+        "nextafter",
+        "rem",
+        "rng_uniform",
+    }
+)
 _IDENTITIES = frozenset({"optimization_barrier", "device_put", "sharding_constraint", "mesh_cast", "reshard", "pvary"})
 # Known to couple everything with everything (dense linear algebra): dense without a warning.
-_DENSE = frozenset({
-    "cholesky", "cholesky_update", "eig", "eigh", "geqp3", "geqrf", "hessenberg", "householder_product", "lu", "qr",
-    "schur", "svd", "symmetric_product", "triangular_solve", "tridiagonal", "tridiagonal_solve", "ormqr",
-    "custom_linear_solve", "select_and_scatter_add", "select_and_gather_add",
-})
+_DENSE = frozenset(
+    {
+        "cholesky",
+        "cholesky_update",
+        "eig",
+        "eigh",
+        "geqp3",
+        "geqrf",
+        "hessenberg",
+        "householder_product",
+        "lu",
+        "qr",
+        "schur",
+        "svd",
+        "symmetric_product",
+        "triangular_solve",
+        "tridiagonal",
+        "tridiagonal_solve",
+        "ormqr",
+        "custom_linear_solve",
+        "select_and_scatter_add",
+        "select_and_gather_add",
+    }
+)
 _REDUCTIONS = {"reduce_sum": False, "reduce_max": False, "reduce_min": False, "reduce_prod": True}
 _CUMULATIVE = {"cumsum": False, "cummax": False, "cummin": False, "cumprod": True, "cumlogsumexp": True}
-_SCATTERS = {"scatter": False, "scatter-add": False, "scatter-sub": False, "scatter-mul": True,
-             "scatter-min": False, "scatter-max": False, "scatter_add": False, "scatter_sub": False,
-             "scatter_mul": True, "scatter_min": False, "scatter_max": False}
+_SCATTERS = {
+    "scatter": False,
+    "scatter-add": False,
+    "scatter-sub": False,
+    "scatter-mul": True,
+    "scatter-min": False,
+    "scatter-max": False,
+    "scatter_add": False,
+    "scatter_sub": False,
+    "scatter_mul": True,
+    "scatter_min": False,
+    "scatter_max": False,
+}
 _WINDOWS = {"reduce_window_sum": False, "reduce_window_max": False, "reduce_window_min": False, "reduce_window": True}
 
 
@@ -525,8 +668,10 @@ def _move(it: _Interpreter, eqn: Any, ins: list[Val], needed: Sequence[bool]) ->
     present = [i for i in data if ins[i][0] is not None]
     if not present:
         return [_UNKNOWN] * len(eqn.outvars)
-    if name in ("reshape", "squeeze", "expand_dims", "copy", "copy_p") and len(present) == 1 and not eqn.params.get(
-        "dimensions" if name == "reshape" else "_"
+    if (
+        name in ("reshape", "squeeze", "expand_dims", "copy", "copy_p")
+        and len(present) == 1
+        and not eqn.params.get("dimensions" if name == "reshape" else "_")
     ):
         d = ins[present[0]][0]
         return [(Deps(d.rows, _shape(eqn.outvars[0])), None)]
@@ -629,19 +774,29 @@ def _scatter(it: _Interpreter, eqn: Any, ins: list[Val], needed: Sequence[bool])
         fill = mode == jax.lax.GatherScatterMode.FILL_OR_DROP
         target = _point_targets(dnums, np.asarray(indices), shape, fill)
         if target is None:
-            target = np.asarray(
-                jax.lax.gather(
-                    np.asarray(_ids(shape), dtype=np.int32), indices, gather_dnums, tuple(sizes),
-                    mode=mode, fill_value=0 if fill else None,
-                ),
-                dtype=np.int64,
-            ).reshape(-1) - 1
+            target = (
+                np.asarray(
+                    jax.lax.gather(
+                        np.asarray(_ids(shape), dtype=np.int32),
+                        indices,
+                        gather_dnums,
+                        tuple(sizes),
+                        mode=mode,
+                        fill_value=0 if fill else None,
+                    ),
+                    dtype=np.int64,
+                ).reshape(-1)
+                - 1
+            )
         size = math.prod(shape)
         hit = target >= 0
         keep = np.ones(size, dtype=bool)
         # A plain scatter overwrites what it hits (unless the bounds are only promised, not enforced).
-        if name == "scatter" and not applies and mode in (jax.lax.GatherScatterMode.FILL_OR_DROP,
-                                                          jax.lax.GatherScatterMode.CLIP):
+        if (
+            name == "scatter"
+            and not applies
+            and mode in (jax.lax.GatherScatterMode.FILL_OR_DROP, jax.lax.GatherScatterMode.CLIP)
+        ):
             keep[target[hit]] = False
         kept = np.nonzero(keep)[0]
         sources = np.concatenate([kept, size + np.nonzero(hit)[0]])
@@ -685,8 +840,11 @@ def _sort(it: _Interpreter, eqn: Any, ins: list[Val], needed: Sequence[bool]) ->
     shape = _shape(eqn.invars[0])
     if all(v is not None for _, v in ins[:keys]):
         perm = jax.lax.sort_p.bind(
-            *(v for _, v in ins[:keys]), np.asarray(_deps.element_ids(shape), dtype=np.int32),
-            dimension=dimension, is_stable=eqn.params.get("is_stable", True), num_keys=keys,
+            *(v for _, v in ins[:keys]),
+            np.asarray(_deps.element_ids(shape), dtype=np.int32),
+            dimension=dimension,
+            is_stable=eqn.params.get("is_stable", True),
+            num_keys=keys,
         )[-1]
         perm = np.asarray(perm, dtype=np.int64)
         return [(None if d is None else _deps.gather(d, perm), None) for d, _ in ins]
@@ -796,8 +954,9 @@ def _reduce_window(it: _Interpreter, eqn: Any, ins: list[Val], needed: Sequence[
     out_shape = _shape(eqn.outvars[0])
     windowed = None
     if combined is not None:
-        index = _windows(shape, p["window_dimensions"], p["window_strides"], p["padding"],
-                         p["base_dilation"], p["window_dilation"])
+        index = _windows(
+            shape, p["window_dimensions"], p["window_strides"], p["padding"], p["base_dilation"], p["window_dilation"]
+        )
         windowed = _deps.gather_union(combined, index - 1)
     out = _deps.union([windowed, _whole([d for d, _ in ins[half:]], out_shape, it.n)], out_shape, it.n)
     if it.pairs is not None and _WINDOWS[name]:
@@ -819,8 +978,12 @@ def _conv(it: _Interpreter, eqn: Any, ins: list[Val], needed: Sequence[bool]) ->
         moved = _deps.gather(lhs, np.transpose(_deps.element_ids(_shape(eqn.invars[0])), lhs_spec))
         kernel = tuple(_shape(eqn.invars[1])[i] for i in rhs_spec[2:])
         index = _windows(
-            moved.shape, (1, 1, *kernel), (1, 1, *p["window_strides"]), ((0, 0), (0, 0), *p["padding"]),
-            (1, 1, *(p.get("lhs_dilation") or (1,) * spatial)), (1, 1, *(p.get("rhs_dilation") or (1,) * spatial)),
+            moved.shape,
+            (1, 1, *kernel),
+            (1, 1, *p["window_strides"]),
+            ((0, 0), (0, 0), *p["padding"]),
+            (1, 1, *(p.get("lhs_dilation") or (1,) * spatial)),
+            (1, 1, *(p.get("rhs_dilation") or (1,) * spatial)),
         )  # (batch, features, out spatial..., window)
         index = np.moveaxis(index, 1, -2).reshape(*index.shape[:1], *index.shape[2:-1], -1)
         per_batch = _deps.gather_union(moved, index - 1)  # (batch, out spatial...)
@@ -977,10 +1140,12 @@ def _scan(it: _Interpreter, eqn: Any, ins: list[Val], needed: Sequence[bool]) ->
         xs_k = []
         for (d, value), shape in zip(xs, x_shapes):
             size = math.prod(shape)
-            xs_k.append((
-                None if d is None else Deps(d.rows[k * size : (k + 1) * size], shape),
-                None if value is None else value[k],
-            ))
+            xs_k.append(
+                (
+                    None if d is None else Deps(d.rows[k * size : (k + 1) * size], shape),
+                    None if value is None else value[k],
+                )
+            )
         outs = it.run(body.jaxpr, list(body.consts), [*consts, *carry, *xs_k], body_needed)
         carry, ys[k] = outs[:num_carry], outs[num_carry:]
     if steps < length:
@@ -998,8 +1163,9 @@ def _scan(it: _Interpreter, eqn: Any, ins: list[Val], needed: Sequence[bool]) ->
         if all(d is None for d, _ in parts):
             deps = None
         else:
-            deps = Deps(sp.csr_array(sp.vstack([_rows(d, size, it.n) for d, _ in parts], format="csr")),
-                        (length, *shape))
+            deps = Deps(
+                sp.csr_array(sp.vstack([_rows(d, size, it.n) for d, _ in parts], format="csr")), (length, *shape)
+            )
         if length and all(v is not None for _, v in parts):
             value = np.stack([np.asarray(v) for _, v in parts])
         else:
@@ -1032,10 +1198,20 @@ def _rules() -> dict[str, Rule]:
         rules[name] = _cumulative
     for name in _WINDOWS:
         rules[name] = _reduce_window
-    rules.update({
-        "reduce": _reduce, "sort": _sort, "top_k": _top_k, "approx_top_k": _top_k, "dot_general": _dot_general,
-        "conv_general_dilated": _conv, "fft": _fft, "cond": _cond, "while": _while, "scan": _scan,
-    })
+    rules.update(
+        {
+            "reduce": _reduce,
+            "sort": _sort,
+            "top_k": _top_k,
+            "approx_top_k": _top_k,
+            "dot_general": _dot_general,
+            "conv_general_dilated": _conv,
+            "fft": _fft,
+            "cond": _cond,
+            "while": _while,
+            "scan": _scan,
+        }
+    )
     return rules
 
 
