@@ -310,6 +310,7 @@ def _dlpack_source(a: Any) -> Any:
     if lib == "tensorflow":
         import tensorflow as tf
 
+        a = tf.convert_to_tensor(a)  # a tf.Variable: its current value
         return _Capsule(tf.experimental.dlpack.to_dlpack(a), a)
     if lib in ("jax", "numpy"):
         return a if hasattr(a, "__dlpack__") else None

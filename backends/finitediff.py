@@ -63,6 +63,11 @@ class FiniteDiff(Backend):
         if self.step is not None and not (float(self.step) > 0):
             raise ValueError(f"FiniteDiff step must be positive, not {self.step!r}")
 
+    def supports_dtype(self, dtype: str) -> bool:
+        # A complex step needs f analytic in real inputs; complex x enters as pairs of reals that
+        # f recombines with conj / abs, which a complex step cannot differentiate.
+        return super().supports_dtype(dtype) and not (self.method == "complex" and dtype.startswith("complex"))
+
     # ------------------------------------------------------------------ steps
     def _method(self) -> Method:
         # A complex step cannot be nested in itself: the outer level of a second-order
