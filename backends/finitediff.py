@@ -89,7 +89,9 @@ class FiniteDiff(Backend):
             # Central over central (a second difference) wants eps**(1/4); central over an exact
             # complex-step derivative wants the first-order step.
             base = eps**0.25 if _nested() and self.method == "central" else eps ** (1 / 3)
-        scale = max(1.0, float(np.max(np.abs(x))) if x.size else 1.0)
+        # NaN and inf in x stay in their own entries' derivatives, not in every step.
+        finite = np.abs(x[np.isfinite(x)])
+        scale = max(1.0, float(np.max(finite)) if finite.size else 1.0)
         vnorm = float(np.max(np.abs(v))) if v.size else 1.0
         return base * scale / (vnorm if vnorm > 0 else 1.0)
 

@@ -198,7 +198,9 @@ class Torch(Backend):
 
     def _dual_pushforward(self, f: Callable, x: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         with _no_inference_only(), fwad.dual_level(), _count("inside"), _count("dual"):
-            y = _check_output(f(fwad.make_dual(x, v)))
+            # A dual tensor writes through to its primal's storage, which is the user's array here (a
+            # zero-copy view): an f that writes into its input must write into a copy.
+            y = _check_output(f(fwad.make_dual(x.clone(), v)))
             primal, tangent = fwad.unpack_dual(y)
         primal = primal.detach()
         tangent = torch.zeros_like(primal) if tangent is None else tangent.detach().contiguous()
@@ -243,8 +245,10 @@ class Torch(Backend):
             if not top and _get("dual") > 0:
                 raise _RestartWithFunc
 
+            primal = x.clone() if top else x  # as in _dual_pushforward: the user's storage stays read-only
+
             def jvp(v: Tensor) -> tuple[Tensor, Tensor]:
-                return torch.func.jvp(f, (x,), (v,))
+                return torch.func.jvp(f, (primal,), (v,))
 
             # Under the user's vmap the primal comes out batched over the tangents too, which
             # out_dims=None refuses: stack it (an expanded view when unbatched) and take one row.
@@ -256,7 +260,7 @@ class Torch(Backend):
         if not _top():
             y, vjp = torch.func.vjp(f, x)
             return y, torch.func.vmap(lambda w: vjp(_cast(w, y))[0])
-        y, vjp = torch.func.vjp(f, x.detach())
+        y, vjp = torch.func.vjp(f, x.detach().clone())
 
         def pullbacks(ws: Tensor) -> Tensor:
             return torch.func.vmap(lambda w: vjp(w)[0])(_cast(ws, y)).detach()
