@@ -326,7 +326,10 @@ class Plan:
                 seeds = cx.seeds(rest[:n_seeds])
                 out = derive(b, cx.function(fx), _complex.pairs(xn) if complex_x else xn, *seeds, *static)
                 out = out if keep is None else (out[keep],)
-                return tuple(_split(cx.result(r, kind, x_ndim), kind, point, output) for r, kind in zip(out, kinds))
+                return tuple(
+                    _split(_like_x(b, cx.result(r, kind, x_ndim), kind, xn), kind, point, output)
+                    for r, kind in zip(out, kinds)
+                )
 
             return op, output
 
@@ -445,6 +448,14 @@ class Plan:
         return self.assemble(
             _arrays.restore_python(values, dataclasses.replace(info, scalar=False)), info, kind.removeprefix("sparse-")
         )
+
+
+def _like_x(b: Backend, r: Any, kind: str, xn: Any) -> Any:
+    """A result in x's structure (gradient, vjp, hvp, Hessian) in x's dtype: an engine rule that
+    promotes (autograd's mean divides by an int64 count) does not turn float32 into float64."""
+    if kind in (IN, HESS) and r.dtype != xn.dtype:
+        return b.namespace(r).astype(r, xn.dtype)
+    return r
 
 
 def _plain_tensor(a: Any) -> bool:

@@ -7,11 +7,21 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import autograd.numpy as anp
+import numpy as np
 from autograd.core import make_jvp, make_vjp
 from autograd.extend import defjvp, defvjp, primitive
 
 from abstractad import _arrays
 from abstractad._backend import Backend, Mode, check_mode
+
+
+def _keep_dtype(a: Any, dtype: Any) -> Any:
+    """A derivative in the dtype of what it belongs to: some of autograd's rules promote (mean's VJP
+    divides by an int64 count, float32 -> float64). Only plain arrays are cast (autograd has no
+    derivative of astype); a boxed result is cast where it leaves the trace."""
+    if dtype is None or not isinstance(a, (np.ndarray, np.generic)) or a.dtype == dtype:
+        return a
+    return a.astype(dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,11 +47,12 @@ class Autograd(Backend):
 
     def pushforward(self, f: Callable, x: Any, v: Any) -> tuple[Any, Any]:
         y, jv = make_jvp(f, x)(v)
-        return y, jv
+        return y, _keep_dtype(jv, getattr(y, "dtype", None))
 
     def pullback(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
         vjp, y = make_vjp(f, x)
-        return y, vjp
+        dtype = x.dtype
+        return y, lambda w: _keep_dtype(vjp(w), dtype)
 
     def asarray(self, a: Any) -> Any:
         return anp.asarray(super().asarray(a))

@@ -34,6 +34,9 @@ LOW, HIGH = -1.5, 1.5  # points are drawn here: every function below is smooth a
 
 Shape = tuple[int, ...]
 
+# autograd warns when a derivative is identically zero (an HVP of a program linear in x): expected here.
+pytestmark = pytest.mark.filterwarnings("ignore:Output seems independent of input:UserWarning")
+
 
 def _engine_params(engines: Sequence[str]) -> list[Any]:
     """`engines` as pytest parameters, skipped where the engine is not installed (or filtered out by
@@ -180,6 +183,9 @@ class Program:
             f"v={self.v.tolist()}, w={self.w.tolist()})"
         )
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # hypothesis prints examples with this
+        printer.text(repr(self))
+
 
 def _floats(dtype: Any, low: float = LOW, high: float = HIGH) -> st.SearchStrategy[float]:
     return st.floats(low, high, width=np.dtype(dtype).itemsize * 8, allow_subnormal=False)
@@ -192,7 +198,7 @@ def _array(draw: st.DrawFn, dtype: Any, shape: Shape, low: float = LOW, high: fl
 SHAPES: st.SearchStrategy[Shape] = st.one_of(
     st.just(()),
     st.tuples(st.integers(1, 6)),
-    st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    st.tuples(st.integers(1, 3), st.integers(1, 3)),
 )
 
 
@@ -243,13 +249,13 @@ def programs(
         elif kind == "prod":
             step, out = Step(kind, a=a), ()
         elif kind in ("matmul_right", "matmul_left"):
-            m = draw(st.integers(1, 4))
+            m = draw(st.integers(1, 3))
             inner = shape[-1] if kind == "matmul_right" else shape[0]
             a_shape = (inner, m) if kind == "matmul_right" else (m, inner)
             # Entries scaled by 1/sqrt(inner) so that products stay of the size of their inputs.
             consts.append(_array(draw, dtype, a_shape, -1.0, 1.0) / np.asarray(np.sqrt(inner), dtype=dtype))
             step = Step(kind, a=a, const=len(consts) - 1)
-            out = shape[:-1] + (m,) if kind == "matmul_right" else (m, *shape[1:])
+            out = (*shape[:-1], m) if kind == "matmul_right" else (m, *shape[1:])
         else:  # gram
             step, out = Step(kind, a=a), (shape[0], shape[0]) if len(shape) == 2 else ()
         steps.append(step)
@@ -303,7 +309,9 @@ def _compare(got: Any, engine: str, want: dict[str, Any], dtype: Any, order: int
         try:
             assert_close(got, ref, rtol)
         except AssertionError as e:
-            raise AssertionError(f"{what}: {engine} disagrees with {other}: {e}\n got  {got!r}\n want {ref!r}") from None
+            raise AssertionError(
+                f"{what}: {engine} disagrees with {other}: {e}\n got  {got!r}\n want {ref!r}"
+            ) from None
 
 
 def _references(call: Callable[[str], Any]) -> dict[str, Any]:
@@ -318,27 +326,37 @@ def _check_dtype(got: Any, dtype: Any, what: str) -> None:
     assert np.asarray(got).dtype == np.dtype(dtype), f"{what}: dtype {np.asarray(got).dtype} for x of {dtype}"
 
 
-# ---------------------------------------------------------------------------- first order
+# ---------------------------------------------------------------------------- properties
 
 
 @pytest.mark.parametrize("engine", _engine_params(ENGINES))
-@_settings(20)
-@given(p=programs(scalar=True))
-def test_gradient_agrees_across_engines(engine: str, p: Program) -> None:
-    """value_and_gradient and gradient: the value is f(x) in NumPy, the gradient the reference's and FD's."""
+@_settings(10)
+@given(p=programs(scalar=True), data=st.data())
+def test_gradient_and_hvp_agree_across_engines(engine: str, p: Program, data: st.DataObject) -> None:
+    """value_and_gradient's value is f(x) in NumPy; gradient and hvp agree with the reference engine and
+    with finite differences; <u, H v> == <v, H u> (the Hessian is symmetric)."""
     y, g = ad.value_and_gradient(p.f, p.x, *p.consts, backend=engine)
-    assert_close(y, p.numpy_values(p.x)[-1], tolerance(engine if engine != FD else "exact", np.float64, 1))
+    assert_close(y, p.numpy_values(p.x)[-1], tolerance("exact", np.float64, 1))
     assert np.shape(g) == p.x.shape
     _check_dtype(g, np.float64, "gradient")
     assert_close(ad.gradient(p.f, p.x, *p.consts, backend=engine), g, tolerance("exact", np.float64, 1))
     _compare(g, engine, _references(lambda e: ad.gradient(p.f, p.x, *p.consts, backend=e)), np.float64, 1, "gradient")
 
+    hv = ad.hvp(p.f, p.x, p.v, *p.consts, backend=engine)
+    assert np.shape(hv) == p.x.shape
+    _check_dtype(hv, np.float64, "hvp")
+    _compare(hv, engine, _references(lambda e: ad.hvp(p.f, p.x, p.v, *p.consts, backend=e)), np.float64, 2, "hvp")
+    u = _array(data.draw, np.float64, p.x.shape, -1.0, 1.0)
+    hu = ad.hvp(p.f, p.x, u, *p.consts, backend=engine)
+    _assert_adjoint(u, hv, hu, p.v, tolerance(engine, np.float64, 2))
+
 
 @pytest.mark.parametrize("engine", _engine_params(ENGINES))
-@_settings(20)
+@_settings(12)
 @given(p=programs(scalar=False))
 def test_jvp_and_vjp_agree_and_are_adjoint(engine: str, p: Program) -> None:
-    """jvp and vjp agree with the reference and FD, and <w, J v> == <Jᵀ w, v> on the engine itself."""
+    """jvp and vjp agree with the reference engine and with finite differences, and
+    <w, J v> == <Jᵀ w, v> on the engine itself; value_and_jvp's value is f(x) in NumPy."""
     y, jv = ad.value_and_jvp(p.f, p.x, p.v, *p.consts, backend=engine)
     assert_close(y, p.numpy_values(p.x)[-1], tolerance("exact", np.float64, 1))
     vjp = ad.vjp(p.f, p.x, p.w, *p.consts, backend=engine)
@@ -353,7 +371,7 @@ def test_jvp_and_vjp_agree_and_are_adjoint(engine: str, p: Program) -> None:
 
 
 @pytest.mark.parametrize("engine", _engine_params(ENGINES))
-@_settings(10)
+@_settings(8)
 @given(p=programs(scalar=False, shapes=st.just(())))
 def test_derivative_of_scalar_input(engine: str, p: Program) -> None:
     """derivative (x 0-d, any output) is the JVP along 1 and agrees with the reference and FD."""
@@ -364,28 +382,8 @@ def test_derivative_of_scalar_input(engine: str, p: Program) -> None:
     _compare(d, engine, _references(lambda e: ad.derivative(p.f, p.x, *p.consts, backend=e)), np.float64, 1, "deriv")
 
 
-# ---------------------------------------------------------------------------- second order
-
-
 @pytest.mark.parametrize("engine", _engine_params(ENGINES))
-@_settings(15)
-@given(p=programs(scalar=True, max_steps=4), data=st.data())
-def test_hvp_agrees_and_is_symmetric(engine: str, p: Program, data: st.DataObject) -> None:
-    """hvp agrees with the reference and FD, and <u, H v> == <v, H u> (the Hessian is symmetric)."""
-    hv = ad.hvp(p.f, p.x, p.v, *p.consts, backend=engine)
-    assert np.shape(hv) == p.x.shape
-    _check_dtype(hv, np.float64, "hvp")
-    _compare(hv, engine, _references(lambda e: ad.hvp(p.f, p.x, p.v, *p.consts, backend=e)), np.float64, 2, "hvp")
-    u = _array(data.draw, np.float64, p.x.shape, -1.0, 1.0)
-    hu = ad.hvp(p.f, p.x, u, *p.consts, backend=engine)
-    _assert_adjoint(u, hv, hu, p.v, tolerance(engine, np.float64, 2))
-
-
-# ---------------------------------------------------------------------------- float32
-
-
-@pytest.mark.parametrize("engine", _engine_params(ENGINES))
-@_settings(15)
+@_settings(8)
 @given(p=programs(scalar=True, dtype=np.float32, max_steps=4))
 def test_float32_stays_float32_and_close_to_float64(engine: str, p: Program) -> None:
     """float32 in: gradient and jvp are float32 and near the float64 answers at the same point."""
@@ -397,6 +395,21 @@ def test_float32_stays_float32_and_close_to_float64(engine: str, p: Program) -> 
     x64, v64, consts64 = p.x.astype(np.float64), p.v.astype(np.float64), [c.astype(np.float64) for c in p.consts]
     assert_close(g, ad.gradient(p.f, x64, *consts64, backend=ref), tolerance(engine, np.float32, 1))
     assert_close(jv, ad.jvp(p.f, x64, v64, *consts64, backend=ref), tolerance(engine, np.float32, 1))
+
+
+@pytest.mark.skipif(not installed("autograd"), reason="autograd is not installed")
+@pytest.mark.parametrize("backend", ["autograd", "autograd-reverse", "autograd-forward"])
+def test_autograd_mean_keeps_float32(backend: str) -> None:
+    """autograd's VJP of mean divides by an int64 count, which NumPy 2 promotes to float64: results
+    are brought back to x's dtype."""
+    b = BACKENDS[backend]()
+    x = np.ones(3, dtype=np.float32)
+    for r in (
+        ad.gradient(lambda x: ad.array_namespace(x).mean(x), x, backend=b),
+        ad.hvp(lambda x: ad.array_namespace(x).mean(x**3), x, x, backend=b),
+        ad.vjp(lambda x: x / np.int64(3), x, x, backend=b),
+    ):
+        assert r.dtype == np.float32, r.dtype
 
 
 # ---------------------------------------------------------------------------- analytic
@@ -428,7 +441,7 @@ ANALYTIC: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
 
 
 @pytest.mark.parametrize("engine", _engine_params(ENGINES))
-@_settings(15)
+@_settings(10)
 @given(
     name=st.sampled_from(sorted(ANALYTIC)),
     c=_floats(np.float64, -2.0, 2.0),
