@@ -15,6 +15,20 @@ from ._call import IN, OUT, Output, Point, flat_user, restore_result, to_native
 BackendLike = Backend | str | None
 
 
+# SciPy's LinearOperator is complex-linear; a derivative over complex numbers is only real-linear.
+_REAL_ONLY = (
+    "lazy operators need real x and f(x): over complex numbers a derivative is real-linear, which "
+    "SciPy's (complex-linear) LinearOperator cannot represent. Use jvp, vjp and hvp, or pass the real "
+    "and imaginary parts as separate real arrays."
+)
+
+
+def _real(y: Any) -> Any:
+    if "complex" in _arrays.dtype_name(y):
+        raise TypeError(_REAL_ONLY)
+    return y
+
+
 class _Lazy:
     """What both operators share: the backend, `f` with its constants bound, the native point."""
 
@@ -25,6 +39,8 @@ class _Lazy:
             raise TypeError(f"lazy operators need a callable f, not {type(f).__name__}")
         self._point = point = Point(x)
         self._info = point.info
+        if "complex" in point.info.dtype:
+            raise TypeError(_REAL_ONLY)
         first = x if point.layout is None else _tree.flatten(x)[0][0]
         self._b = resolve(backend, first)
         self._lock = threading.Lock()
@@ -33,7 +49,7 @@ class _Lazy:
             self._x = point.native(self._b, x)
             consts = spec.unflatten([to_native(self._b, a) if _arrays.is_array(a) else a for a in leaves])
         self._output = output = Output(self._b)
-        self._f = lambda z: output(f(point.unravel(z), *consts))
+        self._f = lambda z: _real(output(f(point.unravel(z), *consts)))
         self._n = _derive.size(self._x)
         self._value: Any = None
 

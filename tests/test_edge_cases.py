@@ -156,6 +156,17 @@ def test_complex_output_of_real_x(engine: str) -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_lazy_operators_over_complex_numbers(engine: str) -> None:
+    """SciPy's LinearOperator is complex-linear, a complex derivative only real-linear: a TypeError."""
+    for x, f in ((np.array([1 + 1j]), _energy), (np.array([1.0]), lambda z: _as_complex(z) * 1j)):
+        with pytest.raises(TypeError, match="lazy operators need real x and f"):
+            J = ad.lazy_jacobian(f, x, backend=engine)
+            J @ np.ones(1)
+    with pytest.raises(TypeError, match="lazy operators need real x and f"):
+        ad.lazy_hessian(_energy, np.array([1 + 1j]), backend=engine)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_float16(engine: str) -> None:
     """float16 in, float16 out; finite differences evaluate f in float32 (half steps have no digits)."""
     x = np.array([0.5, 1.0, 2.0], dtype=np.float16)
