@@ -327,7 +327,7 @@ class Plan:
                 out = derive(b, cx.function(fx), _complex.pairs(xn) if complex_x else xn, *seeds, *static)
                 out = out if keep is None else (out[keep],)
                 return tuple(
-                    _split(_like_x(b, cx.result(r, kind, x_ndim), kind, xn), kind, point, output)
+                    _split(_like_x(cx.result(r, kind, x_ndim), kind, xn), kind, point, output)
                     for r, kind in zip(out, kinds)
                 )
 
@@ -450,12 +450,16 @@ class Plan:
         )
 
 
-def _like_x(b: Backend, r: Any, kind: str, xn: Any) -> Any:
+def _like_x(r: Any, kind: str, xn: Any) -> Any:
     """A result in x's structure (gradient, vjp, hvp, Hessian) in x's dtype: an engine rule that
     promotes (autograd's mean divides by an int64 count) does not turn float32 into float64."""
-    if kind in (IN, HESS) and r.dtype != xn.dtype:
-        return b.namespace(r).astype(r, xn.dtype)
-    return r
+    if kind not in (IN, HESS) or r.dtype == xn.dtype:
+        return r
+    name = _arrays.dtype_name(xn)
+    if _arrays.dtype_name(r) == name:  # the same dtype in two libraries (an outer engine over an inner one)
+        return r
+    xp = _arrays.array_namespace(r)
+    return xp.astype(r, getattr(xp, name)) if hasattr(xp, name) else r
 
 
 def _plain_tensor(a: Any) -> bool:

@@ -464,6 +464,7 @@ def run_program(steps: list[tuple], x: Any) -> Any:
         elif kind == "flip":
             y = y[::-1]  # (autograd has no derivative of flip)
         elif kind == "concat":
+            k = min(k, x.shape[0])
             y = xp.concat([y, y[:k] * x[:k]])
         elif kind == "where":
             y = xp.where(y > 0.3, y * y, 2 * y)
