@@ -58,12 +58,17 @@ def dtype_name(x: Any) -> str:
     dtype = getattr(x, "dtype", None)
     if dtype is None:
         raise _errors.bad_input_type(x)
+    if library_of(x) == "torch":
+        # Not through the cache: torch.compile traces this function, and a module-level dict read while
+        # tracing becomes a guard on the whole dict (a recompile of every compiled operator whenever a
+        # dtype is added) and fails outright once the dict holds a TensorFlow DType.
+        return str(dtype).rsplit(".", 1)[-1]
     try:
         return _DTYPE_NAMES[dtype]
     except (KeyError, TypeError):
         pass
     name = getattr(dtype, "name", None)
-    if library_of(x) == "torch" or not isinstance(name, str):
+    if not isinstance(name, str):
         name = str(dtype).rsplit(".", 1)[-1]
     try:
         _DTYPE_NAMES[dtype] = name

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import autograd.numpy as anp
 import numpy as np
 from autograd.core import make_jvp, make_vjp
 from autograd.extend import defjvp, defvjp, primitive
+from autograd.tracer import trace_stack
 
 from abstractad import _arrays
 from abstractad._backend import Backend, Mode, check_mode
@@ -22,6 +23,32 @@ def _keep_dtype(a: Any, dtype: Any) -> Any:
     if dtype is None or not isinstance(a, (np.ndarray, np.generic)) or a.dtype == dtype:
         return a
     return a.astype(dtype)
+
+
+T = TypeVar("T")
+
+
+def _traced(make: Callable[[Callable], T], f: Callable) -> T:
+    """``make(f)``, where `make` traces `f` once (``make_vjp``, ``make_jvp``), closing autograd's trace
+    if `f` raises: ``TraceStack.new_trace`` increments ``trace_stack.top`` before `f` runs and decrements
+    it after, without try/finally, so an exception from `f` would leave the counter one higher for good.
+    (A decrement, not a restore of the old value, so that other threads' traces are left alone.)"""
+    raised = False
+
+    def body(z: Any) -> Any:
+        nonlocal raised
+        try:
+            return f(z)
+        except BaseException:
+            raised = True
+            raise
+
+    try:
+        return make(body)
+    except BaseException:
+        if raised:
+            trace_stack.top -= 1
+        raise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,11 +73,11 @@ class Autograd(Backend):
         check_mode(self.mode)
 
     def pushforward(self, f: Callable, x: Any, v: Any) -> tuple[Any, Any]:
-        y, jv = make_jvp(f, x)(v)
+        y, jv = _traced(lambda g: make_jvp(g, x)(v), f)
         return y, _keep_dtype(jv, getattr(y, "dtype", None))
 
     def pullback(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
-        vjp, y = make_vjp(f, x)
+        vjp, y = _traced(lambda g: make_vjp(g, x), f)
         dtype = x.dtype
         return y, lambda w: _keep_dtype(vjp(w), dtype)
 

@@ -43,7 +43,17 @@ from abstractad._backend import Backend, Mode, check_mode
 
 Tensor = torch.Tensor
 
-_state = threading.local()
+
+class _Counters(threading.local):
+    """Per-thread depth counters of our own levels, set to 0 in every thread before first use:
+    torch.compile guards on which attributes a thread-local holds, so a counter created lazily by the
+    first nested call would cost every compiled operator a recompile."""
+
+    def __init__(self) -> None:
+        self.inside = self.dual = self.nest = 0
+
+
+_state = _Counters()
 # torch's forward mode has one dual level per process (torch.func.jvp enters it too).
 _FORWARD_LOCK = threading.RLock()
 

@@ -396,7 +396,7 @@ def test_output_not_a_tensorflow_tensor_is_a_type_error(backend) -> None:
     ):
         with pytest.raises(TypeError, match=rf"returned a .*{lib}.*not a TensorFlow tensor"):
             ad.gradient(g, tf.constant(X), backend=backend)
-    with pytest.raises(TypeError, match="Python float.*not an array"):  # on every engine: docs/edge-cases.md
+    with pytest.raises(TypeError, match=r"Python float.*not an array"):  # on every engine: docs/edge-cases.md
         ad.gradient(lambda x: 3.0, tf.constant(X), backend=backend)
     with pytest.raises(TypeError, match="dtype int32"):
         ad.jacobian(lambda x: tf.cast(x, tf.int32), tf.constant(X), backend=backend)

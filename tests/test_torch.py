@@ -299,9 +299,9 @@ def test_user_exception_propagates_when_compiled() -> None:
 
 @pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True to a scalar")
 def test_non_tensor_output_is_a_clear_error() -> None:
-    with pytest.raises(TypeError, match="Python float.*not an array"):
+    with pytest.raises(TypeError, match=r"Python float.*not an array"):
         ad.gradient(lambda x: float(x.sum()), X, backend=Torch(mode="reverse"))
-    with pytest.raises(TypeError, match="Python float.*not an array"):
+    with pytest.raises(TypeError, match=r"Python float.*not an array"):
         ad.jvp(lambda x: float(x.sum()), X, V, backend=Torch(mode="forward"))
 
 
