@@ -17,9 +17,9 @@ from abstractad._backend import Backend, Mode, check_mode
 
 
 def _keep_dtype(a: Any, dtype: Any) -> Any:
-    """A derivative in the dtype of what it belongs to: some of autograd's rules promote (mean's VJP
-    divides by an int64 count, float32 -> float64). Only plain arrays are cast (autograd has no
-    derivative of astype); a boxed result is cast where it leaves the trace."""
+    """A tangent in the dtype of the output it belongs to: some of autograd's rules promote (x / an
+    int64 count, float32 -> float64). Only plain arrays are cast (autograd has no derivative of
+    astype); results in x's structure are cast by the generic layer."""
     if dtype is None or not isinstance(a, (np.ndarray, np.generic)) or a.dtype == dtype:
         return a
     return a.astype(dtype)
@@ -78,8 +78,7 @@ class Autograd(Backend):
 
     def pullback(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
         vjp, y = _traced(lambda g: make_vjp(g, x), f)
-        dtype = x.dtype
-        return y, lambda w: _keep_dtype(vjp(w), dtype)
+        return y, vjp  # results in x's structure are cast to x's dtype by the generic layer (_call._like_x)
 
     def asarray(self, a: Any) -> Any:
         return anp.asarray(super().asarray(a))
