@@ -39,6 +39,11 @@ class Backend:
     bridge_modes: ClassVar[tuple[str, ...]] = ("forward", "reverse")
     # dtypes the engine cannot differentiate (bfloat16 on the NumPy engines): a TypeError up front.
     unsupported_dtypes: ClassVar[frozenset[str]] = frozenset()
+    # Opt in to pytrees: the primitives (pushforward, pullback, value_and_gradient) then also take x and
+    # seeds as a tuple of engine arrays (a pytree's leaves, each its own shape and dtype, never
+    # concatenated), f may return a tuple, and results mirror those structures. False: the generic layer
+    # ravels a pytree into one flat vector first (finite differences and authors' backends by default).
+    takes_pytrees: ClassVar[bool] = False
     mode: Mode = None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Backend:
