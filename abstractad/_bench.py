@@ -12,6 +12,8 @@ median over rounds of a batch's mean, with the spread (interquartile range / med
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 import json
 import math
 import statistics
@@ -28,6 +30,8 @@ from ._backend import Backend, installed_backends
 OPERATORS = ("gradient", "jvp", "vjp", "hvp", "jacobian", "hessian")
 DENSE = ("jacobian", "hessian")
 ENGINES = ("jax", "torch", "tensorflow", "autograd")
+PATHS = ("numpy", "mlp", "lazy", "newton_cg", "sharded", "memory")
+MLP_LAYERS = (784, 1024, 128, 10)  # 0.94M parameters
 
 
 # ----------------------------------------------------------------------------- problems
@@ -402,6 +406,8 @@ class BenchReport:
 
     rows: list[BenchRow]
 
+    TITLE = "abstractad against native calls (times per call; ratio = ours / native)"
+    LEFT = ("problem", "operator", "engine")
     HEADER = (
         "problem",
         "operator",
@@ -453,13 +459,15 @@ class BenchReport:
     def rich_table(self) -> Any:
         from rich.table import Table
 
-        table = Table(title="abstractad against native calls (times per call; ratio = ours / native)")
+        table = Table(title=self.TITLE)
         for h in self.HEADER:
-            table.add_column(h, justify="left" if h in ("problem", "operator", "engine") else "right")
+            table.add_column(h, justify="left" if h in self.LEFT else "right")
         for row, r in zip(self._cells(), self.rows):
-            style = None if r.prepared_ratio <= (1.2 if r.n < 10_000 else 1.05) else "yellow"
-            table.add_row(*row, style=style)
+            table.add_row(*row, style=self._style(r))
         return table
+
+    def _style(self, r: Any) -> str | None:
+        return None if r.prepared_ratio <= (1.2 if r.n < 10_000 else 1.05) else "yellow"
 
     def to_dict(self) -> list[dict[str, Any]]:
         return [
@@ -530,6 +538,10 @@ def benchmark(
     target: float = 0.02,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    paths: bool | Sequence[str] = False,
+    layers: Sequence[int] = MLP_LAYERS,
+    batch: int = 64,
+    newton_n: int = 20,
 ) -> BenchReport:
     """Time every operator on every engine against the engine's best native call, in one process.
 
@@ -543,16 +555,32 @@ def benchmark(
     >>> report = ad.benchmark(operators=["gradient"], engines=["autograd"], sizes=[10], rounds=2, target=0.001)
     >>> [(r.operator, r.engine, r.n) for r in report.rows]
     [('gradient', 'autograd', 10), ('gradient', 'autograd', 10)]
+
+    ``paths=True`` (or a subset of ``PATHS``) times the paths users take instead, and returns a
+    :class:`PathsReport`: NumPy in and out (at `sizes`), the gradient and hvp of a tanh MLP with
+    `layers` over its parameters as a dict (`batch` inputs), a lazy Hessian's products (at the
+    smallest size), ``examples/newton_cg.py --n newton_n`` per engine in a fresh process, the MLP
+    gradient over 4 sharded host devices, and the MLP gradient's peak memory.
+
+    >>> report = ad.benchmark(paths=["numpy"], engines=["autograd"], sizes=[10], rounds=1, target=0.001)
+    >>> sorted({(r.path, r.engine, r.ours_call) for r in report.rows})
+    [('numpy gradient', 'autograd', 'Autograd()')]
     """
-    functions = dict(functions) if functions is not None else dict(PROBLEMS)
-    unknown = [op for op in operators if op not in OPERATORS]
-    if unknown:
-        raise ValueError(f"benchmark: unknown operators {unknown}; choose from {list(OPERATORS)}")
     available = [e for e in ENGINES if e in installed_backends()]
     names = list(engines) if engines is not None else available
     missing = [e for e in names if e not in available]
     if missing:
         raise ValueError(f"benchmark: engines {missing} are not installed (installed: {available})")
+    if paths:
+        chosen = list(PATHS) if paths is True else list(paths)
+        bad = [p for p in chosen if p not in PATHS]
+        if bad:
+            raise ValueError(f"benchmark: unknown paths {bad}; choose from {list(PATHS)}")
+        return _paths_benchmark(chosen, names, sizes, layers, batch, newton_n, rounds, target, seed, progress)
+    functions = dict(functions) if functions is not None else dict(PROBLEMS)
+    unknown = [op for op in operators if op not in OPERATORS]
+    if unknown:
+        raise ValueError(f"benchmark: unknown operators {unknown}; choose from {list(OPERATORS)}")
     scalar = {name: np.ndim(fn(np.linspace(0.1, 1.0, 4))) == 0 for name, fn in functions.items()}
     rows = []
     for name in names:
@@ -585,3 +613,570 @@ def count_cases(
         for n in sizes
         if not (op in DENSE and n > max_dense)
     )
+
+
+# ----------------------------------------------------------------------------- the paths users take
+#
+# ``benchmark(paths=True)``: not one flat engine array per call, but what users pass and get back:
+# NumPy in and out, an MLP's parameters as a dict of engine arrays, a lazy Hessian's products, a
+# whole Newton-CG run, a sharded pytree, and the peak memory of a gradient. Each row is ours against
+# the native code a user would write for the same thing, in the same process (subprocesses where a
+# cold start, a device count or a clean memory high-water mark is the point).
+
+
+@dataclasses.dataclass
+class PathRow:
+    """One path on one engine: ours (as a user calls it, and prepared) against the native code."""
+
+    path: str  # "numpy gradient", "mlp hvp", "lazy H @ v", ...
+    engine: str
+    ours_call: str  # how ours was called: the backend argument, or the user's wrapper
+    problem: str
+    n: int  # elements of x (parameters for the MLP)
+    native: float | None  # in `unit`: seconds per call, seconds per run, or MB
+    ours: float
+    prepared: float | None = None
+    unit: str = "s/call"
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return self.ours / self.native if self.native else None
+
+    @property
+    def prepared_ratio(self) -> float | None:
+        return self.prepared / self.native if self.native and self.prepared is not None else None
+
+
+class PathsReport(BenchReport):
+    """The rows of ``benchmark(paths=True)``, as a table, JSON or a plot of the ratios."""
+
+    rows: list[PathRow]  # type: ignore[assignment]
+
+    TITLE = "the paths users take: abstractad against native code (ratio = ours / native)"
+    LEFT = ("path", "engine", "ours", "problem", "note")
+    HEADER = (
+        "path",
+        "engine",
+        "ours",
+        "problem",
+        "n",
+        "native",
+        "ours time",
+        "prepared",
+        "ours/native",
+        "prepared/native",
+        "note",
+    )
+
+    def _cells(self) -> list[list[str]]:
+        def value(v: float | None, unit: str) -> str:
+            if v is None:
+                return ""
+            return {"s/call": f"{v * 1e6:.1f} µs", "s/run": f"{v:.2f} s", "MB": f"{v:.2f} MB"}[unit]
+
+        def ratio(v: float | None) -> str:
+            return "" if v is None else f"{v:.2f}"
+
+        return [
+            [
+                r.path,
+                r.engine,
+                r.ours_call,
+                r.problem,
+                f"{r.n:g}",
+                value(r.native, r.unit),
+                value(r.ours, r.unit),
+                value(r.prepared, r.unit),
+                ratio(r.ratio),
+                ratio(r.prepared_ratio),
+                r.note,
+            ]
+            for r in self.rows
+        ]
+
+    def _style(self, r: Any) -> str | None:
+        best = min(x for x in (r.ratio, r.prepared_ratio, 1.0) if x is not None)
+        return None if best <= (1.1 if r.unit == "MB" else 1.2) else "yellow"
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [{**dataclasses.asdict(r), "ratio": r.ratio, "prepared_ratio": r.prepared_ratio} for r in self.rows]
+
+    def plot(self, path: str) -> None:
+        """Horizontal bars of ours / native (and prepared / native) per row, with the parity line."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        rows = [r for r in self.rows if r.ratio is not None]
+        labels = [f"{r.path} · {r.engine} {r.ours_call} · {r.problem} n={r.n:g}" for r in rows]
+        fig, ax = plt.subplots(figsize=(9, 0.28 * len(rows) + 1.2))
+        at = np.arange(len(rows))
+        ax.barh(at - 0.2, [r.ratio for r in rows], height=0.4, label="ours / native")
+        ax.barh(at + 0.2, [r.prepared_ratio or 0.0 for r in rows], height=0.4, label="prepared / native")
+        ax.axvline(1.0, color="k", lw=0.8)
+        ax.set_yticks(at, labels, fontsize=6)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.set_xlabel("ratio (log scale; < 1: faster or smaller than native)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+
+
+def mlp_loss(params: dict[str, Any], X: Any, y: Any) -> Any:
+    """Mean squared error of a tanh MLP with parameters ``{"W1", "b1", "W2", "b2", ...}``."""
+    xp = _arrays.array_namespace(X)
+    h = X
+    depth = len(params) // 2
+    for i in range(1, depth + 1):
+        h = h @ params[f"W{i}"] + params[f"b{i}"]
+        if i < depth:
+            h = xp.tanh(h)
+    return xp.mean((h - y) ** 2)
+
+
+def _mlp_numpy(layers: Sequence[int], batch: int, seed: int, dtype: Any = np.float32) -> tuple[dict, dict, Any, Any]:
+    """(params, v, X, y) as NumPy: Glorot-scaled weights, a tangent pytree like params, one batch."""
+    rng = np.random.default_rng(seed)
+    params, v = {}, {}
+    for i, (a, b) in enumerate(itertools.pairwise(layers), start=1):
+        params[f"W{i}"] = (rng.standard_normal((a, b)) / np.sqrt(a)).astype(dtype)
+        params[f"b{i}"] = np.zeros(b, dtype)
+        v[f"W{i}"] = rng.standard_normal((a, b)).astype(dtype)
+        v[f"b{i}"] = rng.standard_normal(b).astype(dtype)
+    X = rng.standard_normal((batch, layers[0])).astype(dtype)
+    y = rng.standard_normal((batch, layers[-1])).astype(dtype)
+    return params, v, X, y
+
+
+def _tree_map(fn: Callable, tree: dict) -> dict:
+    return {k: fn(a) for k, a in tree.items()}
+
+
+def _numpy_out(name: str) -> Callable[[Any], np.ndarray]:
+    """What a user writes to get a NumPy array back from the engine's result."""
+    if name in ("torch", "tensorflow"):
+        return lambda a: a.numpy()
+    return np.asarray
+
+
+def _timed_row(
+    rounds: int, target: float, native: Callable, ours: Callable, prepared: Callable | None, **fields: Any
+) -> PathRow:
+    fns = [native, ours] + ([prepared] if prepared is not None else [])
+    times = [t for t, _ in _interleaved(fns, rounds, target)]
+    return PathRow(native=times[0], ours=times[1], prepared=times[2] if prepared is not None else None, **fields)
+
+
+def _label(b: Backend | str) -> str:
+    """How the backend argument was written: ``'torch'``, ``Torch()``, ``Jax(compile=True)``."""
+    if isinstance(b, str):
+        return repr(b)
+    return f"{type(b).__name__}({'compile=True' if getattr(b, 'compile', False) else ''})"
+
+
+def _numpy_rows(engine: Engine, sizes: Sequence[int], rounds: int, target: float, seed: int) -> list[PathRow]:
+    """NumPy in, NumPy out: ``ad.gradient(f, x_np)`` against the user's own conversions around the native call."""
+    from . import _first_order, _operators
+
+    to_engine = {"jax": lambda a: a, "torch": engine.to_array, "tensorflow": engine.to_array}.get(
+        engine.name, lambda a: a
+    )
+    out = _numpy_out(engine.name)
+    backends: list[Backend | str] = [engine.backend] + (["torch"] if engine.name == "torch" else [])
+    rows = []
+    for problem in ("sum_sin", "rosenbrock"):
+        f = PROBLEMS[problem]
+        for n in sizes:
+            dtype = np.float64 if engine.name == "autograd" else np.float32
+            x = np.random.default_rng(seed).standard_normal(int(n)).astype(dtype)
+            native_fn = engine.native("gradient", _fresh(f), engine.to_array(x))
+            native = functools.partial(lambda g, x: out(g(to_engine(x))), native_fn, x)
+            for b in backends:
+                fresh = _fresh(f)
+                rows.append(
+                    _timed_row(
+                        rounds,
+                        target,
+                        native,
+                        functools.partial(_first_order.gradient, fresh, x, backend=b),
+                        functools.partial(_operators.prepare("gradient", fresh, x, backend=b), x),
+                        path="numpy gradient",
+                        engine=engine.name,
+                        ours_call=_label(b),
+                        problem=problem,
+                        n=int(n),
+                        note=f"{np.dtype(dtype).name} NumPy",
+                    )
+                )
+    return rows
+
+
+def _mlp_natives(name: str, loss: Callable) -> tuple[Callable, Callable | None]:
+    """The native (gradient, hvp) of ``loss(params, X, y)`` over the params dict, as each engine's users write it."""
+    if name == "jax":
+        import jax
+
+        grad = jax.grad(loss)
+        return jax.jit(grad), jax.jit(lambda p, v, X, y: jax.jvp(lambda p: grad(p, X, y), (p,), (v,))[1])
+    if name == "torch":
+        import torch
+
+        def gradient(p: dict, X: Any, y: Any) -> dict:
+            leaves = {k: a.detach().requires_grad_(True) for k, a in p.items()}
+            return dict(zip(leaves, torch.autograd.grad(loss(leaves, X, y), list(leaves.values()))))
+
+        def hvp(p: dict, v: dict, X: Any, y: Any) -> dict:
+            return torch.func.jvp(lambda p: torch.func.grad(loss)(p, X, y), (p,), (v,))[1]
+
+        return gradient, hvp
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        def tf_gradient(p: dict, X: Any, y: Any) -> dict:
+            with tf.GradientTape() as tape:
+                tape.watch(list(p.values()))
+                value = loss(p, X, y)
+            return dict(zip(p, tape.gradient(value, list(p.values()))))
+
+        def tf_hvp(p: dict, v: dict, X: Any, y: Any) -> dict:
+            with tf.autodiff.ForwardAccumulator(p, v) as acc:
+                with tf.GradientTape() as tape:
+                    tape.watch(p)
+                    value = loss(p, X, y)
+                g = tape.gradient(value, p)
+            return acc.jvp(g)
+
+        return tf.function(tf_gradient), tf.function(tf_hvp)
+    import autograd
+
+    return autograd.grad(loss), None
+
+
+def _mlp_rows(
+    engine: Engine, layers: Sequence[int], batch: int, rounds: int, target: float, seed: int
+) -> list[PathRow]:
+    """The gradient and hvp of an MLP loss over its parameters, a dict of the engine's arrays."""
+    from . import _first_order, _operators, _second_order
+
+    dtype = np.float64 if engine.name == "autograd" else np.float32
+    params, v, X, y = (
+        _tree_map(engine.to_array, t) if isinstance(t, dict) else engine.to_array(t)
+        for t in _mlp_numpy(layers, batch, seed, dtype)
+    )
+    n = sum(int(np.prod(a.shape)) for a in params.values())
+    sync, b = engine.sync, engine.backend
+    native_grad, native_hvp = _mlp_natives(engine.name, _fresh(mlp_loss))
+    fields = dict(engine=engine.name, problem=f"tanh MLP {'-'.join(map(str, layers))}, batch {batch}", n=n)
+    backends: list[Backend | str] = [b] + (["torch"] if engine.name == "torch" else [])
+    rows = []
+    for bk in backends:
+        loss = _fresh(mlp_loss)
+        ours = functools.partial(_first_order.gradient, loss, backend=bk)
+        prepared = _operators.prepare("gradient", loss, params, X, y, backend=bk)
+        rows.append(
+            _timed_row(
+                rounds,
+                target,
+                lambda: sync(native_grad(params, X, y)),
+                functools.partial(lambda g: sync(g(params, X, y)), ours),
+                functools.partial(lambda g: sync(g(params, X, y)), prepared),
+                path="mlp gradient",
+                ours_call=_label(bk),
+                **fields,
+            )
+        )
+    if engine.name == "jax":
+        import jax
+
+        loss = _fresh(mlp_loss)
+        inside = jax.jit(lambda p, X, y: _first_order.gradient(loss, p, X, y, backend="jax"))
+        rows.append(
+            _timed_row(
+                rounds,
+                target,
+                lambda: sync(native_grad(params, X, y)),
+                lambda: sync(inside(params, X, y)),
+                None,
+                path="mlp gradient",
+                ours_call="inside the user's jax.jit",
+                **fields,
+            )
+        )
+    if native_hvp is not None:
+        loss = _fresh(mlp_loss)
+        prepared = _operators.prepare("hvp", loss, params, v, X, y, backend=b)
+        rows.append(
+            _timed_row(
+                rounds,
+                target,
+                lambda: sync(native_hvp(params, v, X, y)),
+                lambda: sync(_second_order.hvp(loss, params, v, X, y, backend=b)),
+                lambda: sync(prepared(params, v, X, y)),
+                path="mlp hvp",
+                ours_call=_label(b),
+                **fields,
+            )
+        )
+    return rows
+
+
+def _lazy_rows(engine: Engine, n: int, rounds: int, target: float, seed: int) -> list[PathRow]:
+    """``H = ad.lazy_hessian(f, x_np); H @ v_np``: the product alone, and building H and one product."""
+    from . import _lazy
+
+    dtype = np.float64 if engine.name == "autograd" else np.float32
+    rng = np.random.default_rng(seed)
+    x, v = (rng.standard_normal(n).astype(dtype) for _ in range(2))
+    f, b = _fresh(rosenbrock), engine.backend
+    to_engine = engine.to_array if engine.name in ("torch", "tensorflow") else (lambda a: a)
+    out = _numpy_out(engine.name)
+    native_hvp = engine.native("hvp", _fresh(rosenbrock), engine.to_array(x))
+    H = _lazy.lazy_hessian(f, x, backend=b)
+    note = f"{np.dtype(dtype).name} NumPy"
+    fields = dict(engine=engine.name, ours_call=_label(b), problem="rosenbrock", n=n, note=note)
+    native = lambda: out(native_hvp(to_engine(x), to_engine(v)))  # noqa: E731
+    return [
+        _timed_row(rounds, target, native, lambda: H @ v, None, path="lazy H @ v", **fields),
+        _timed_row(
+            rounds,
+            target,
+            native,
+            lambda: _lazy.lazy_hessian(f, x, backend=b) @ v,
+            None,
+            path="lazy build + H @ v",
+            **fields,
+        ),
+    ]
+
+
+def _example(name: str) -> str | None:
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", name)
+    return path if os.path.exists(path) else None
+
+
+def _newton_rows(engines: Sequence[str], n: int) -> list[PathRow]:
+    """``examples/newton_cg.py --backend NAME --n N`` in a fresh process each (cold compile caches): its own seconds."""
+    import re
+    import subprocess
+    import sys
+
+    script = _example("newton_cg.py")
+    if script is None:
+        return []
+    rows = []
+    for name in engines:
+        t = time.perf_counter()
+        run = subprocess.run(
+            [sys.executable, script, "--backend", name, "--n", str(n)], capture_output=True, text=True, timeout=600
+        )
+        wall = time.perf_counter() - t
+        found = re.search(r"(\d+) Newton steps.*?([\d.]+) s\s*$", run.stdout, re.M)
+        if run.returncode != 0 or found is None:
+            raise RuntimeError(f"benchmark: newton_cg.py --backend {name} failed:\n{run.stdout}\n{run.stderr[-2000:]}")
+        note = f"{found.group(1)} steps; process {wall:.1f} s with imports"
+        seconds = float(found.group(2))
+        rows.append(PathRow("newton_cg", name, repr(name), "rosenbrock", n, None, seconds, None, "s/run", note))
+    return rows
+
+
+def _child(kind: str, options: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run ``_child_main(kind, options)`` in a fresh interpreter; returns the rows it prints as JSON."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, **options.pop("env", {}))
+    code = (
+        "import json, sys; from abstractad._bench import _child_main; "
+        "print(json.dumps(_child_main(*json.loads(sys.argv[1]))))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, json.dumps([kind, options])], capture_output=True, text=True, env=env, timeout=600
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"benchmark: the {kind} subprocess failed:\n{run.stderr[-3000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def _child_main(kind: str, options: dict[str, Any]) -> Any:
+    if kind == "sharded":
+        return _sharded(**options)
+    return _memory_growth(**options)
+
+
+def _sharded(layers: Sequence[int], batch: int, rounds: int, target: float, seed: int) -> list[dict[str, Any]]:
+    """In a process with 4 host devices: the MLP's params sharded over a 1-D mesh, ours against native."""
+    import jax
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    from . import _first_order
+    from .backends import Jax
+
+    devices = jax.devices()[:4]
+    mesh = Mesh(np.array(devices), ("d",))
+
+    def spec(a: np.ndarray) -> PartitionSpec:  # shard the last axis where it divides, else replicate
+        return PartitionSpec(*([None] * (a.ndim - 1) + ["d"])) if a.shape[-1] % len(devices) == 0 else PartitionSpec()
+
+    p_np, _, X, y = _mlp_numpy(layers, batch, seed)
+    params = {k: jax.device_put(a, NamedSharding(mesh, spec(a))) for k, a in p_np.items()}
+    X, y = (jax.device_put(a, NamedSharding(mesh, PartitionSpec())) for a in (X, y))
+    n = sum(a.size for a in p_np.values())
+    native = jax.jit(jax.grad(_fresh(mlp_loss)))
+    rows = []
+    for b in (Jax(compile=True), Jax()):
+        ours = functools.partial(
+            lambda g: jax.block_until_ready(g(params, X, y)),
+            functools.partial(_first_order.gradient, _fresh(mlp_loss), backend=b),
+        )
+        row = _timed_row(
+            rounds,
+            target,
+            lambda: jax.block_until_ready(native(params, X, y)),
+            ours,
+            None,
+            path="sharded gradient",
+            engine="jax",
+            ours_call=_label(b),
+            problem=f"MLP {'-'.join(map(str, layers))} over {len(devices)} devices",
+            n=n,
+        )
+        g, g_native = ours(), native(params, X, y)
+        same = sum(g[k].sharding == params[k].sharding for k in params)
+        same_native = sum(g_native[k].sharding == params[k].sharding for k in params)
+        sharded = sum(not params[k].sharding.is_fully_replicated for k in params)
+        row.note = f"sharding kept {same}/{len(params)} leaves (native {same_native}; {sharded} sharded in)"
+        rows.append(dataclasses.asdict(row))
+    return rows
+
+
+def _rss_mb(field: str) -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def _memory_growth(engine: str, who: str, layers: Sequence[int], batch: int, calls: int, seed: int) -> float:
+    """MB that `calls` MLP gradients add to the resident set's high-water mark, once warm (Linux)."""
+    import gc
+
+    from . import _operators
+
+    eng = _ENGINE_FACTORIES[engine]()
+    params, _, X, y = (
+        _tree_map(eng.to_array, t) if isinstance(t, dict) else eng.to_array(t) for t in _mlp_numpy(layers, batch, seed)
+    )
+    if who == "native":
+        grad = _mlp_natives(engine, mlp_loss)[0]
+        fn = lambda: eng.sync(grad(params, X, y))  # noqa: E731
+    else:
+        prepared = _operators.prepare("gradient", mlp_loss, params, X, y, backend=eng.backend)
+        fn = lambda: eng.sync(prepared(params, X, y))  # noqa: E731
+    for _ in range(3):
+        fn()
+    gc.collect()
+    baseline = _rss_mb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as fh:  # reset the high-water mark to the current resident set
+        fh.write("5")
+    for _ in range(calls):  # each result is dropped before the next call
+        fn()
+    return _rss_mb("VmHWM") - baseline
+
+
+def _memory_rows(engines: Sequence[str], layers: Sequence[int], batch: int, seed: int) -> list[PathRow]:
+    """Peak memory of the MLP gradient, ours (prepared) against native: XLA's own accounting, and the resident set."""
+    import sys
+
+    rows = []
+    n = sum(a * b + b for a, b in itertools.pairwise(layers))
+    param_mb = 4 * n / 2**20
+    problem = f"MLP {'-'.join(map(str, layers))}, batch {batch}"
+    if "jax" in engines:
+        import jax
+
+        from . import _first_order
+
+        params, _, X, y = _mlp_numpy(layers, batch, seed)
+        loss = _fresh(mlp_loss)
+        stats = [
+            jax.jit(fn).lower(params, X, y).compile().memory_analysis()
+            for fn in (jax.grad(_fresh(mlp_loss)), lambda p, X, y: _first_order.gradient(loss, p, X, y, backend="jax"))
+        ]
+        if all(s is not None for s in stats):
+            native, ours = ((s.temp_size_in_bytes + s.output_size_in_bytes) / 2**20 for s in stats)
+            note = f"XLA temp + output; params {param_mb:.2f} MB"
+            call = "inside the user's jax.jit"
+            rows.append(PathRow("peak memory", "jax", call, problem, n, native, ours, None, "MB", note))
+    if not sys.platform.startswith("linux"):
+        return rows
+    # glibc: a fixed mmap threshold returns every large buffer to the system when freed, so the
+    # high-water mark of the resident set sees each call's own allocations rather than reused heap.
+    env = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "65536"}
+    for engine in (e for e in ("jax", "torch") if e in engines):
+        options = dict(engine=engine, layers=list(layers), batch=batch, calls=20, seed=seed)
+        native, ours = (_child("memory", dict(options, who=who, env=env)) for who in ("native", "ours"))
+        call = "Jax(compile=True) prepared" if engine == "jax" else "Torch() prepared"
+        note = f"peak RSS growth per warm call, fresh process; params {param_mb:.2f} MB"
+        native, ours = max(native, 1e-3), max(ours, 1e-3)  # a ratio even where nothing grew
+        rows.append(PathRow("peak memory", engine, call, problem, n, native, ours, None, "MB", note))
+    return rows
+
+
+def _paths_benchmark(
+    paths: Sequence[str],
+    engines: Sequence[str],
+    sizes: Sequence[int],
+    layers: Sequence[int],
+    batch: int,
+    newton_n: int,
+    rounds: int,
+    target: float,
+    seed: int,
+    progress: Callable[[str], None] | None,
+) -> PathsReport:
+    rows: list[PathRow] = []
+
+    def step(label: str) -> None:
+        if progress is not None:
+            progress(label)
+
+    for name in engines:
+        engine = None
+        for path in ("numpy", "mlp", "lazy"):
+            if path not in paths:
+                continue
+            engine = engine or _ENGINE_FACTORIES[name]()
+            step(f"{name} {path}")
+            if path == "numpy":
+                rows += _numpy_rows(engine, sizes, rounds, target, seed)
+            elif path == "mlp":
+                rows += _mlp_rows(engine, layers, batch, rounds, target, seed)
+            else:
+                rows += _lazy_rows(engine, int(min(sizes)), rounds, target, seed)
+    if "newton_cg" in paths:
+        step("newton_cg")
+        rows += _newton_rows(engines, newton_n)
+    if "sharded" in paths and "jax" in engines:
+        step("sharded")
+        flags = (__import__("os").environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4").strip()
+        env = {"XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
+        options = dict(layers=list(layers), batch=batch, rounds=rounds, target=target, seed=seed, env=env)
+        rows += [PathRow(**r) for r in _child("sharded", options)]
+    if "memory" in paths:
+        step("memory")
+        rows += _memory_rows(engines, layers, batch, seed)
+    return PathsReport(rows)
+
+
+def count_paths(paths: Sequence[str], engines: Sequence[str]) -> int:
+    """Progress steps of ``benchmark(paths=...)``."""
+    per_engine = sum(p in paths for p in ("numpy", "mlp", "lazy")) * len(engines)
+    return per_engine + sum(p in paths for p in ("newton_cg", "sharded", "memory"))

@@ -221,6 +221,8 @@ def _print_report(report: Any) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import _bench
 
+    if args.paths is not None:
+        return _bench_paths(args)
     operators = tuple(o.strip() for o in args.operators.split(",")) if args.operators else _bench.OPERATORS
     bad = [o for o in operators if o not in _bench.OPERATORS]
     if bad:
@@ -234,10 +236,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     functions = None
     if args.function:
         functions = {target: _load_target(target) for target in args.function}
-    try:
-        sizes = [int(float(s)) for s in args.sizes.split(",")]
-    except ValueError:
-        raise UsageError(f"--sizes takes integers separated by commas (1e4 allowed), not {args.sizes!r}") from None
+    sizes = _integers("--sizes", args.sizes)
     total = _bench.count_cases(functions, operators, engines or installed, sizes, args.max_dense)
     with _progress(total, args.quiet) as advance:
         report = _bench.benchmark(
@@ -250,6 +249,49 @@ def cmd_bench(args: argparse.Namespace) -> int:
             target=args.target,
             progress=advance,
         )
+    return _print_bench(report, args)
+
+
+def _bench_paths(args: argparse.Namespace) -> int:
+    from . import _bench
+
+    paths = _bench.PATHS if args.paths == "all" else tuple(p.strip() for p in args.paths.split(",") if p.strip())
+    bad = [p for p in paths if p not in _bench.PATHS]
+    if bad:
+        raise UsageError(f"unknown paths {bad}; choose from {', '.join(_bench.PATHS)}")
+    if args.function or args.operators:
+        raise UsageError("--paths times fixed problems: it takes no --function or --operators")
+    installed = [e for e in _bench.ENGINES if e in __import__("abstractad").installed_backends()]
+    engines = _backends(args.backends) if args.backends else installed
+    bad = [e for e in engines if e not in installed]
+    if bad:
+        raise UsageError(f"cannot benchmark {bad}: bench compares AD engines with their native calls ({installed})")
+    sizes, layers = _integers("--sizes", args.sizes), _integers("--layers", args.layers)
+    if len(layers) < 2:
+        raise UsageError(f"--layers takes at least two widths, like 784,1024,128,10, not {args.layers!r}")
+    with _progress(_bench.count_paths(paths, engines), args.quiet) as advance:
+        report = _bench.benchmark(
+            engines=engines,
+            sizes=sizes,
+            rounds=args.rounds,
+            target=args.target,
+            progress=advance,
+            paths=paths,
+            layers=layers,
+            batch=args.batch,
+            newton_n=args.newton_n,
+        )
+    return _print_bench(report, args)
+
+
+def _integers(option: str, text: str) -> list[int]:
+    try:
+        return [int(float(s)) for s in text.split(",")]
+    except ValueError:
+        raise UsageError(f"{option} takes integers separated by commas (1e4 allowed), not {text!r}") from None
+
+
+def _print_bench(report: Any, args: argparse.Namespace) -> int:
     try:
         from rich.console import Console
 
@@ -290,6 +332,16 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--max-dense", type=int, default=1000, help="largest n for jacobian and hessian (default 1000)")
     b.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds (default 7)")
     b.add_argument("--target", type=float, default=0.02, help="seconds per timed batch (default 0.02)")
+    b.add_argument(
+        "--paths",
+        nargs="?",
+        const="all",
+        help="time the paths users take instead: NumPy in/out, an MLP's params as a pytree, lazy H @ v, "
+        "newton_cg, a sharded pytree, peak memory (optionally some: numpy,mlp,lazy,newton_cg,sharded,memory)",
+    )
+    b.add_argument("--layers", default="784,1024,128,10", help="MLP widths for --paths (default 784,1024,128,10)")
+    b.add_argument("--batch", type=int, default=64, help="MLP batch for --paths (default 64)")
+    b.add_argument("--newton-n", type=int, default=20, help="dimension of the newton_cg run for --paths (default 20)")
     b.add_argument("--json", help="write the rows to this JSON file")
     b.add_argument("--plot", help="write a log-log plot of time against n to this PNG file")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
