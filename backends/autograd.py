@@ -1,4 +1,8 @@
-"""HIPS autograd: reverse mode (``make_vjp``) and forward mode (``make_jvp``)."""
+"""HIPS autograd: reverse mode (``make_vjp``) and forward mode (``make_jvp``).
+
+Pytrees reach the primitives as tuples of arrays (``takes_pytrees``), which autograd traces as one
+container (a ``SequenceBox``); see ``_traced``.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from typing import Any, ClassVar, TypeVar
 
 import autograd.numpy as anp
 import numpy as np
+from autograd.builtins import make_sequence
 from autograd.core import make_jvp, make_vjp
-from autograd.extend import defjvp, defvjp, primitive
+from autograd.extend import Box, defjvp, defvjp, primitive
 from autograd.tracer import trace_stack
 
 from abstractad import _arrays
@@ -25,26 +30,43 @@ def _keep_dtype(a: Any, dtype: Any) -> Any:
     return a.astype(dtype)
 
 
+def _leaves(a: Any, n: int) -> tuple[Any, ...]:
+    """A sequence from a trace as a plain tuple of `n` arrays: nested in another trace, autograd
+    hands back a ``SequenceBox`` (indexing it keeps each element differentiable by the outer trace)."""
+    return tuple([a[i] for i in range(n)]) if isinstance(a, Box) else tuple(a)
+
+
 T = TypeVar("T")
 
 
-def _traced(make: Callable[[Callable], T], f: Callable) -> T:
-    """``make(f)``, where `make` traces `f` once (``make_vjp``, ``make_jvp``), closing autograd's trace
-    if `f` raises: ``TraceStack.new_trace`` increments ``trace_stack.top`` before `f` runs and decrements
-    it after, without try/finally, so an exception from `f` would leave the counter one higher for good.
-    (A decrement, not a restore of the old value, so that other threads' traces are left alone.)"""
+def _traced(make: Callable[[Callable], T], f: Callable, leaves: int | None = None) -> tuple[T, bool]:
+    """``(make(f), whether f returned a tuple)``, where `make` traces `f` once (``make_vjp``,
+    ``make_jvp``), closing autograd's trace if `f` raises: ``TraceStack.new_trace`` increments
+    ``trace_stack.top`` before `f` runs and decrements it after, without try/finally, so an exception
+    from `f` would leave the counter one higher for good. (A decrement, not a restore of the old
+    value, so that other threads' traces are left alone.)
+
+    Tuples (a pytree's leaves): with `leaves` set, x is a tuple that autograd traces as one
+    ``SequenceBox``, and `f` receives it as a real tuple of that many (boxed) arrays; a tuple that
+    `f` returns is handed back as one traced sequence (``make_sequence``), as a plain tuple of boxes
+    would be invisible to the trace."""
     raised = False
+    returned_tuple = False
 
     def body(z: Any) -> Any:
-        nonlocal raised
+        nonlocal raised, returned_tuple
         try:
-            return f(z)
+            y = f(z) if leaves is None else f(tuple([z[i] for i in range(leaves)]))
         except BaseException:
             raised = True
             raise
+        if isinstance(y, tuple):
+            returned_tuple = True
+            return make_sequence(tuple, *y)
+        return y
 
     try:
-        return make(body)
+        return make(body), returned_tuple
     except BaseException:
         if raised:
             trace_stack.top -= 1
@@ -66,6 +88,7 @@ class Autograd(Backend):
     """
 
     name: ClassVar[str] = "autograd"
+    takes_pytrees: ClassVar[bool] = True
     unsupported_dtypes: ClassVar[frozenset[str]] = frozenset({"bfloat16"})  # autograd knows NumPy's dtypes only
     mode: Mode = None
 
@@ -73,12 +96,25 @@ class Autograd(Backend):
         check_mode(self.mode)
 
     def pushforward(self, f: Callable, x: Any, v: Any) -> tuple[Any, Any]:
-        y, jv = _traced(lambda g: make_jvp(g, x)(v), f)
+        if isinstance(x, tuple):
+            v = tuple([_keep_dtype(s, getattr(a, "dtype", None)) for s, a in zip(v, x, strict=True)])
+            (y, jv), tupled = _traced(lambda g: make_jvp(g, x)(v), f, len(x))
+        else:
+            (y, jv), tupled = _traced(lambda g: make_jvp(g, x)(v), f)
+        if tupled:
+            n = len(y)
+            y, jv = _leaves(y, n), _leaves(jv, n)
+            return y, tuple([_keep_dtype(t, getattr(a, "dtype", None)) for t, a in zip(jv, y)])
         return y, _keep_dtype(jv, getattr(y, "dtype", None))
 
     def pullback(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
-        vjp, y = _traced(lambda g: make_vjp(g, x), f)
-        return y, vjp  # results in x's structure are cast to x's dtype by the generic layer (_call._like_x)
+        # Results in x's structure are cast to x's dtype by the generic layer (_call._like_x).
+        if not isinstance(x, tuple):
+            (vjp, y), tupled = _traced(lambda g: make_vjp(g, x), f)
+            return (_leaves(y, len(y)), vjp) if tupled else (y, vjp)
+        n = len(x)
+        (vjp, y), tupled = _traced(lambda g: make_vjp(g, x), f, n)
+        return (_leaves(y, len(y)) if tupled else y), lambda w: _leaves(vjp(w), n)
 
     def asarray(self, a: Any) -> Any:
         return anp.asarray(super().asarray(a))

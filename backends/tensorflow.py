@@ -18,6 +18,10 @@ or torch call) and so silently became a constant. The rule here:
   be evaluated, and a disconnected output gives zeros.
 * An output only partly computed outside TensorFlow cannot be detected: its foreign part is
   treated as a constant.
+* Pytrees (x, f(x) or both a tuple of tensors): the rule applies per leaf. In reverse mode the
+  leaves of x with no path to any output are moved (the others stay) and every output compared; in
+  forward mode every leaf of x is moved and the outputs with no path compared. The step is that of
+  the coarsest floating dtype in play, so a float64 leaf read into a float32 output still moves it.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ class TensorFlow(Backend):
     """
 
     name: ClassVar[str] = "tensorflow"
+    takes_pytrees: ClassVar[bool] = True
     bridge_modes: ClassVar[tuple[str, ...]] = ("reverse",)
     mode: Mode = None
     compile: bool = False
@@ -77,26 +82,32 @@ class TensorFlow(Backend):
             raise TypeError(f"TensorFlow(compile=...) takes True or False, not {self.compile!r}")
 
     # ------------------------------------------------------------------ primitives
-    def pushforward(self, f: Callable, x: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+    def pushforward(self, f: Callable, x: Any, v: Any) -> tuple[Any, Any]:
+        if isinstance(x, tuple):
+            return _tuple_pushforward(f, x, v)
         x = tf.identity(x)  # a fresh tensor: a closed-over or constant `x` is not differentiated
         with tf.autodiff.ForwardAccumulator(x, _cast(v, x.dtype)) as acc:
             y = _check_output(f(x))
+        if isinstance(y, tuple):
+            return y, _tangents(f, x, y, acc)
         jv = acc.jvp(y, unconnected_gradients=_NONE)
         if jv is None:
             _disconnected(f, x, y)
             jv = tf.zeros_like(y)
         return y, jv
 
-    def pullback(self, f: Callable, x: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
+    def pullback(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
         tape, x, y = _record(f, x)
         checked = _Once(f, x, y)
+        if isinstance(x, tuple) or isinstance(y, tuple):
+            return y, lambda w: _tuple_gradient(tape, x, y, w, checked)
 
         def pb(w: Tensor) -> Tensor:
             g = tape.gradient(y, x, output_gradients=_cast(w, y.dtype), unconnected_gradients=_NONE)
             if g is None:
                 checked()
                 return tf.zeros_like(x)
-            return g
+            return _dense(g)
 
         return y, pb
 
@@ -219,13 +230,58 @@ def _foreign_function(fn: Any) -> Callable[[Tensor], Tensor]:
 # ---------------------------------------------------------------------------- tapes
 
 
-def _record(f: Callable, x: Tensor) -> tuple[tf.GradientTape, Tensor, Tensor]:
-    """Run f(x) on a persistent tape watching a fresh copy of x: one forward pass, many pullbacks."""
-    x = tf.identity(x)
+def _record(f: Callable, x: Any) -> tuple[tf.GradientTape, Any, Any]:
+    """Run f(x) on a persistent tape watching a fresh copy of x (one tensor or a tuple of them): one
+    forward pass, many pullbacks."""
+    x = tuple([tf.identity(a) for a in x]) if isinstance(x, tuple) else tf.identity(x)
     with tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
         tape.watch(x)
         y = _check_output(f(x))
     return tape, x, y
+
+
+# Pytrees reach the primitives as tuples of tensors (their leaves, each its own shape and dtype).
+
+
+def _tuple_pushforward(f: Callable, x: tuple[Tensor, ...], v: tuple[Tensor, ...]) -> tuple[Any, Any]:
+    """pushforward for a tuple x: one ForwardAccumulator over all the leaves."""
+    x = tuple([tf.identity(a) for a in x])
+    v = tuple([_cast(s, a.dtype) for s, a in zip(v, x, strict=True)])
+    with tf.autodiff.ForwardAccumulator(x, v) as acc:
+        y = _check_output(f(x))
+    return y, _tangents(f, x, y, acc)
+
+
+def _tangents(f: Callable, x: Any, y: Any, acc: tf.autodiff.ForwardAccumulator) -> Any:
+    """The accumulator's tangents of `y` (one tensor or a tuple), zeros for outputs it has no path to
+    (after the disconnected-output check on those outputs)."""
+    ys = y if isinstance(y, tuple) else (y,)
+    jvs = [acc.jvp(out, unconnected_gradients=_NONE) for out in ys]
+    cut = [i for i, t in enumerate(jvs) if t is None]
+    if cut:
+        _disconnected(f, x, y, outputs=cut)
+        jvs = [tf.zeros_like(out) if t is None else t for out, t in zip(ys, jvs)]
+    return tuple(jvs) if isinstance(y, tuple) else jvs[0]
+
+
+def _tuple_gradient(tape: tf.GradientTape, x: Any, y: Any, w: Any, checked: _Once) -> Any:
+    """``wᵀ J`` from the tape where x, f(x) or both are tuples; zeros for the leaves of x that no
+    output depends on (after the disconnected-output check on those leaves)."""
+    ys, xs = (y if isinstance(y, tuple) else (y,)), (x if isinstance(x, tuple) else (x,))
+    ws = w if isinstance(y, tuple) else (w,)
+    ws = [_cast(s, out.dtype) for s, out in zip(ws, ys, strict=True)]
+    gs = tape.gradient(list(ys), list(xs), output_gradients=ws, unconnected_gradients=_NONE)
+    cut = [j for j, g in enumerate(gs) if g is None]
+    if cut:
+        checked(cut)
+    gs = [tf.zeros_like(a) if g is None else _dense(g) for a, g in zip(xs, gs)]
+    return tuple(gs) if isinstance(x, tuple) else gs[0]
+
+
+def _dense(g: Any) -> Tensor:
+    """A gradient as a dense tensor: the tape answers the gradient of tf.gather (an embedding lookup)
+    as IndexedSlices, which the rest of the library does not take."""
+    return tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
 
 
 def _rows(tape: tf.GradientTape, y: Tensor, x: Tensor, ws: Tensor, checked: _Once) -> Tensor:
@@ -296,8 +352,10 @@ def _size(a: Tensor) -> int:
 # ---------------------------------------------------------------------------- disconnected outputs
 
 
-def _check_output(y: Any) -> Tensor:
-    """f(x) must be one floating-point TensorFlow tensor."""
+def _check_output(y: Any) -> Any:
+    """f(x) must be one floating-point TensorFlow tensor, or a tuple of them (a pytree's leaves)."""
+    if isinstance(y, tuple):
+        return tuple([_check_output(a) for a in y])
     if isinstance(y, tf.Variable):
         y = tf.convert_to_tensor(y)
     if not isinstance(y, tf.Tensor):
@@ -317,31 +375,59 @@ def _check_output(y: Any) -> Tensor:
 
 
 class _Once:
-    """Decide once per recorded pass whether a disconnected output is constant or foreign."""
+    """Decide once per recorded pass whether a disconnected output is constant or foreign (which leaves
+    of x have no path to f(x) is the same for every seed)."""
 
-    def __init__(self, f: Callable, x: Tensor, y: Tensor) -> None:
+    def __init__(self, f: Callable, x: Any, y: Any) -> None:
         self.f, self.x, self.y, self.done = f, x, y, False
 
-    def __call__(self) -> None:
+    def __call__(self, inputs: Sequence[int] | None = None) -> None:
         if not self.done:
-            _disconnected(self.f, self.x, self.y)
+            _disconnected(self.f, self.x, self.y, inputs=inputs)
             self.done = True
 
 
-def _disconnected(f: Callable, x: Tensor, y: Tensor) -> None:
-    """No path from x to f(x) on the tape: fine if f is constant, a ValueError if f(x) moves with x."""
-    if not tf.executing_eagerly() or _size(x) == 0:
-        return
+def _nudged(x: Tensor, step: float) -> Tensor:
+    """`x` moved by a small, uneven relative `step`: enough to move any output that really depends on it."""
+    if _size(x) == 0 or not (x.dtype.is_floating or x.dtype.is_complex):
+        return x
     real = x.dtype.real_dtype
-    step = math.sqrt(float(np.finfo(real.as_numpy_dtype).eps))
     pattern = tf.cast(1.0 + 0.5 * tf.sin(tf.range(_size(x), dtype=tf.float64) + 1.0), real)
-    dx = step * (1.0 + tf.abs(x)) * tf.cast(tf.reshape(pattern, x.shape), x.dtype)
+    return x + step * (1.0 + tf.abs(x)) * tf.cast(tf.reshape(pattern, x.shape), x.dtype)
+
+
+def _same(moved: Any, y: Tensor) -> bool:
+    if _arrays.is_array(moved) and _arrays.shape_of(moved) == _arrays.shape_of(y):
+        return bool(np.array_equal(_arrays.to_numpy(moved), y.numpy()))
+    return False
+
+
+def _disconnected(
+    f: Callable, x: Any, y: Any, inputs: Sequence[int] | None = None, outputs: Sequence[int] | None = None
+) -> None:
+    """No path from x to f(x) on the tape: fine if f is constant, a ValueError if f(x) moves with x.
+
+    For tuples: only the leaves `inputs` of x are moved (None: all) and only the leaves `outputs` of
+    f(x) are compared (None: all); a tuple f(x) whose length changes has moved."""
+    if not tf.executing_eagerly():
+        return
+    xs = x if isinstance(x, tuple) else (x,)
+    moving = range(len(xs)) if inputs is None else inputs
+    if all(_size(xs[j]) == 0 for j in moving):
+        return
+    # The step of the coarsest dtype in play: a float64 leaf read into a float32 output must move it.
+    dtypes = [xs[j].dtype for j in moving] + [out.dtype for out in (y if isinstance(y, tuple) else (y,))]
+    eps = max(float(np.finfo(d.real_dtype.as_numpy_dtype).eps) for d in dtypes if d.is_floating or d.is_complex)
+    nudged = [_nudged(a, math.sqrt(eps)) if j in moving else a for j, a in enumerate(xs)]
     try:
-        moved = f(x + dx)
+        moved = f(tuple(nudged) if isinstance(x, tuple) else nudged[0])
     except Exception:  # f fails at the nearby point: nothing to say, keep the zeros
         return
-    if _arrays.is_array(moved) and _arrays.shape_of(moved) == _arrays.shape_of(y):
-        if np.array_equal(_arrays.to_numpy(moved), y.numpy()):
+    if not isinstance(y, tuple):
+        if _same(moved, y):
+            return
+    elif isinstance(moved, tuple) and len(moved) == len(y):
+        if all(_same(moved[i], y[i]) for i in (range(len(y)) if outputs is None else outputs)):
             return
     raise ValueError(
         "backend='tensorflow': f(x) changes with x, but TensorFlow recorded no path from x to it, so its "

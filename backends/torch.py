@@ -20,6 +20,10 @@ call asks the outer one to start again with ``torch.func.jvp`` (`f` then runs on
 
 PyTorch's forward mode keeps one process-wide dual level, so forward-mode calls are serialised
 by a lock (reverse mode runs freely in threads).
+
+Pytrees reach the primitives as tuples of tensors (``takes_pytrees``): each leaf gets its own
+detached leaf or dual tensor on the eager paths, ``torch.func`` takes the tuple as it is, and a
+leaf that `f` does not use gets zeros.
 """
 
 from __future__ import annotations
@@ -103,17 +107,69 @@ def _no_inference_only() -> contextlib.AbstractContextManager:
     return torch.inference_mode(False) if torch.is_inference_mode_enabled() else contextlib.nullcontext()
 
 
-def _check_output(y: Any) -> Tensor:
-    if not isinstance(y, torch.Tensor):
-        raise TypeError(
-            f"f must return a torch tensor, but it returned {type(y).__name__}. "
-            "Build the result from x with torch (or ad.array_namespace(x)) operations."
-        )
-    return y
+def _check_output(y: Any) -> Any:
+    """f(x): one tensor, or a tuple of them (a pytree's leaves)."""
+    if isinstance(y, torch.Tensor):
+        return y
+    bad = next((a for a in y if not isinstance(a, torch.Tensor)), None) if isinstance(y, tuple) else y
+    if isinstance(y, tuple) and bad is None:
+        return y
+    raise TypeError(
+        f"f must return a torch tensor, but it returned {type(bad).__name__}. "
+        "Build the result from x with torch (or ad.array_namespace(x)) operations."
+    )
 
 
 def _cast(seed: Tensor, like: Tensor) -> Tensor:
     return seed if seed.dtype == like.dtype and seed.device == like.device else seed.to(like.device, like.dtype)
+
+
+# Pytrees reach the primitives as tuples of tensors (their leaves, each its own shape and dtype);
+# these helpers apply a per-tensor step to one tensor or to each leaf of such a tuple.
+
+
+def _cast_all(seed: Any, like: Any) -> Any:
+    if isinstance(like, tuple):
+        return tuple([_cast(s, a) for s, a in zip(seed, like, strict=True)])
+    return _cast(seed, like)
+
+
+def _each(fn: Callable[[Tensor], Any], a: Any) -> Any:
+    return tuple([fn(t) for t in a]) if isinstance(a, tuple) else fn(a)
+
+
+def _as_leaf(x: Tensor) -> Tensor:
+    """A fresh detached view of `x` that requires grad: the user's tensor itself is left alone."""
+    leaf = x.detach()
+    leaf.requires_grad = True  # the setter, not requires_grad_(): functorch refuses that in a bridge
+    return leaf
+
+
+def _grads(y: Any, leaves: Any, x: Any, w: Any, retain: bool) -> Any:
+    """``wᵀ J`` by ``torch.autograd.grad`` from the outputs `y` to the detached `leaves` of `x` (each
+    one tensor or a tuple of them; ``w=None``: the gradient of a scalar); zeros for a leaf that no
+    output depends on. The general case of the single-tensor code in pullback."""
+    ys = y if isinstance(y, tuple) else (y,)
+    ws = (None,) * len(ys) if w is None else w if isinstance(y, tuple) else (w,)
+    live = [(out, None if s is None else _cast(s, out)) for out, s in zip(ys, ws, strict=True) if out.requires_grad]
+    inputs = leaves if isinstance(leaves, tuple) else (leaves,)
+    gs: Any = (None,) * len(inputs)
+    if live:
+        outs, seeds = zip(*live)
+        gs = torch.autograd.grad(outs, inputs, seeds, retain_graph=retain, allow_unused=True)
+    xs = x if isinstance(x, tuple) else (x,)
+    out = tuple([torch.zeros_like(a) if g is None else g.contiguous() for a, g in zip(xs, gs)])
+    return out if isinstance(x, tuple) else out[0]
+
+
+def _plain_tangent(t: Tensor) -> Tensor:
+    return t.detach().contiguous()
+
+
+def _primal_and_tangent(primal: Tensor, tangent: Tensor | None) -> tuple[Tensor, Tensor]:
+    """An unpacked dual output as plain tensors; no tangent (f does not depend on x): zeros."""
+    primal = primal.detach()
+    return primal, torch.zeros_like(primal) if tangent is None else tangent.detach().contiguous()
 
 
 def _forward_lock() -> contextlib.AbstractContextManager:
@@ -171,6 +227,7 @@ class Torch(Backend):
     """
 
     name: ClassVar[str] = "torch"
+    takes_pytrees: ClassVar[bool] = True
     mode: Mode = None
     device: str | torch.device | None = None
     compile: bool | str = False
@@ -188,8 +245,8 @@ class Torch(Backend):
             )
 
     # ------------------------------------------------------------------ primitives
-    def pushforward(self, f: Callable, x: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        v = _cast(v, x)
+    def pushforward(self, f: Callable, x: Any, v: Any) -> tuple[Any, Any]:
+        v = _cast_all(v, x) if isinstance(x, tuple) else _cast(v, x)
         with _forward_lock():
             if not _top():
                 if _get("dual") > 0:  # inside our own dual level, which cannot nest
@@ -204,26 +261,38 @@ class Torch(Backend):
                     if "Nested forward mode AD" not in str(e):  # f calls torch.func.jvp itself
                         raise
             y, t = torch.func.jvp(f, (x,), (v,))
+            if isinstance(y, tuple):
+                return _each(torch.Tensor.detach, y), _each(_plain_tangent, t)
             return y.detach(), t.detach().contiguous()
 
-    def _dual_pushforward(self, f: Callable, x: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+    def _dual_pushforward(self, f: Callable, x: Any, v: Any) -> tuple[Any, Any]:
         with _no_inference_only(), fwad.dual_level(), _count("inside"), _count("dual"):
             # A dual tensor writes through to its primal's storage, which is the user's array here (a
             # zero-copy view): an f that writes into its input must write into a copy.
-            y = _check_output(f(fwad.make_dual(x.clone(), v)))
+            if isinstance(x, tuple):
+                y = _check_output(f(tuple([fwad.make_dual(a.clone(), s) for a, s in zip(x, v)])))
+            else:
+                y = _check_output(f(fwad.make_dual(x.clone(), v)))
+            if isinstance(y, tuple):
+                pairs = [_primal_and_tangent(*fwad.unpack_dual(out)) for out in y]
+                return tuple([p for p, _ in pairs]), tuple([t for _, t in pairs])
             primal, tangent = fwad.unpack_dual(y)
         primal = primal.detach()
         tangent = torch.zeros_like(primal) if tangent is None else tangent.detach().contiguous()
         return primal, tangent
 
-    def pullback(self, f: Callable, x: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
+    def pullback(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
         if not _top():
             y, vjp = torch.func.vjp(f, x)
-            return y, lambda w: vjp(_cast(w, y))[0]
+            return y, lambda w: vjp(_cast_all(w, y))[0]
+        if isinstance(x, tuple):
+            return self._tuple_pullback(f, x)
         leaf = x.detach()
         leaf.requires_grad = True  # the setter, not requires_grad_(): functorch refuses that in a bridge
         with _grad_on(), _count("inside"):
             y = _check_output(f(leaf))
+        if isinstance(y, tuple):
+            return _each(torch.Tensor.detach, y), lambda w: _grads(y, leaf, x, w, True)
 
         def pullback(w: Tensor) -> Tensor:
             if not y.requires_grad:  # f does not depend on anything that needs a gradient
@@ -233,17 +302,30 @@ class Torch(Backend):
 
         return y.detach(), pullback
 
-    def value_and_gradient(
-        self, f: Callable, x: Tensor, check: Callable[[Tensor], None]
-    ) -> tuple[Tensor, Tensor] | None:
+    def _tuple_pullback(self, f: Callable, x: tuple[Tensor, ...]) -> tuple[Any, Callable[[Any], Any]]:
+        """The top-level pullback for a tuple of tensors: one detached leaf each, one autograd.grad."""
+        leaves = tuple([_as_leaf(a) for a in x])
+        with _grad_on(), _count("inside"):
+            y = _check_output(f(leaves))
+        return _each(torch.Tensor.detach, y), lambda w: _grads(y, leaves, x, w, True)
+
+    def value_and_gradient(self, f: Callable, x: Any, check: Callable[[Any], None]) -> tuple[Any, Any] | None:
         """At the top level: one forward pass and one ``autograd.grad`` that frees the graph."""
         if not _top():
             return None
+        if isinstance(x, tuple):
+            leaves = tuple([_as_leaf(a) for a in x])
+            with _grad_on(), _count("inside"):
+                y = _check_output(f(leaves))
+            check(y)
+            return _each(torch.Tensor.detach, y), _grads(y, leaves, x, None, False)
         leaf = x.detach()
         leaf.requires_grad = True
         with _grad_on(), _count("inside"):
             y = _check_output(f(leaf))
         check(y)
+        if isinstance(y, tuple):
+            return _each(torch.Tensor.detach, y), _grads(y, leaf, x, None, False)
         g = torch.autograd.grad(y, leaf, allow_unused=True)[0] if y.requires_grad else None
         return y.detach(), torch.zeros_like(x) if g is None else g
 
