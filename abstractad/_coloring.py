@@ -21,8 +21,8 @@ in which the nonzero entries count.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from heapq import heapify, heappop, heappush
+from collections.abc import Iterable
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -63,6 +63,9 @@ def canonical_pattern(pattern: Any) -> sp.csr_array:
     if sp.issparse(pattern):
         if pattern.ndim != 2:
             raise ValueError(f"a sparsity pattern must be 2-D, got a sparse array of shape {pattern.shape}")
+        if pattern.format == "csr" and pattern.has_canonical_format:  # sorted, no duplicates: keep the structure
+            ones = np.ones(pattern.nnz, dtype=bool)
+            return sp.csr_array((ones, pattern.indices.copy(), pattern.indptr.copy()), shape=pattern.shape)
         coo = pattern.tocoo()
         rows = np.asarray(coo.row, dtype=np.int64)
         cols = np.asarray(coo.col, dtype=np.int64)
@@ -115,32 +118,103 @@ def _row_of_entries(p: sp.csr_array) -> np.ndarray:
     return np.repeat(np.arange(p.shape[0], dtype=np.int64), np.diff(p.indptr))
 
 
-def _graph(indptr: np.ndarray, indices: np.ndarray, n: int) -> tuple[list[int], list[int]]:
-    """Adjacency lists (as Python lists) of the compressed structure ``indptr/indices`` without its diagonal."""
-    indptr = np.asarray(indptr, dtype=np.int64)
-    indices = np.asarray(indices, dtype=np.int64)
-    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+# ------------------------------------------------------------------ conflict graphs, built once per pattern
+
+
+class _Graph:
+    """A conflict graph (CSR adjacency without the diagonal) and the colorings found on it, one per order.
+
+    Built once per pattern and kind (see :func:`_conflict_graph`), so that the orders tried one after
+    the other (``Sparse``'s ``"greedy"`` tries three) share the sparse products that build it.
+    """
+
+    def __init__(self, p: sp.csr_array, indptr: np.ndarray, indices: np.ndarray) -> None:
+        # A copy of the pattern it was built from, to recognise that pattern when it comes again.
+        self.shape = p.shape
+        self.key = (p.indptr.copy(), p.indices.copy())
+        self.n = indptr.size - 1
+        self.indptr = indptr.astype(np.int64)
+        self.indices = indices
+        self.degree = np.diff(self.indptr)
+        self.colorings: dict[str, np.ndarray] = {}
+
+    def built_from(self, p: sp.csr_array) -> bool:
+        return (
+            p.shape == self.shape and np.array_equal(p.indptr, self.key[0]) and np.array_equal(p.indices, self.key[1])
+        )
+
+    def neighbours(self) -> memoryview:
+        """The neighbours of all vertices, one after the other: a view, whose slices and items are cheap in loops.
+
+        (Converting them to a list would cost more than the loops, making a Python int for each.)
+        """
+        return memoryview(self.indices)
+
+    def rows(self) -> np.ndarray:
+        """The source vertex of every edge, in storage order."""
+        return np.repeat(np.arange(self.n, dtype=self.indices.dtype), self.degree)
+
+    def coloring(self, order: str, star: bool) -> np.ndarray:
+        """The first-fit coloring in `order` (distance-1, or star with `star`), computed on first request."""
+        colors = self.colorings.get(order)
+        if colors is None:
+            if order == "dsatur":
+                colors = _greedy_star(self, None) if star else _dsatur_distance1(self)
+            else:
+                vertices = self.order(order)
+                if order != "natural" and np.array_equal(vertices, np.arange(self.n)):
+                    colors = self.coloring("natural", star)  # the same order gives the same coloring
+                else:
+                    colors = _greedy_star(self, vertices) if star else _greedy_distance1(self, vertices)
+                    colors.flags.writeable = False
+            self.colorings[order] = colors
+        return colors
+
+    def order(self, order: str) -> np.ndarray:
+        """The vertices in the order they are colored, for the static orders (all but "dsatur")."""
+        if order == "natural":
+            return np.arange(self.n)
+        if order == "largest_first":
+            return np.argsort(-self.degree, kind="stable")
+        # These two pop from sets, whose order depends on the order of insertion: go through sorted neighbours.
+        s = sp.csr_array((np.ones(self.indices.size, dtype=bool), self.indices, self.indptr), shape=(self.n, self.n))
+        s.sort_indices()
+        indptr, indices = s.indptr.tolist(), s.indices.tolist()
+        if order == "smallest_last":
+            return np.asarray(_smallest_last(indptr, indices, self.degree.tolist()), dtype=np.int64)
+        return np.asarray(_incidence_degree(indptr, indices, int(self.degree.max(initial=0))), dtype=np.int64)
+
+
+# The graph of the last pattern colored, per kind: a pattern is colored in several orders in a row.
+_GRAPHS: dict[str, _Graph] = {}
+
+
+def _conflict_graph(kind: str, p: sp.csr_array) -> _Graph:
+    """The conflict graph of the canonical pattern `p`: "columns" (``p.T @ p``), "rows" (``p @ p.T``) or "star"."""
+    graph = _GRAPHS.get(kind)
+    if graph is None or not graph.built_from(p):
+        if kind == "star":
+            s = symmetric_pattern(p)
+            indptr, indices = s.indptr, s.indices
+        elif p.nnz == 0:
+            n = p.shape[1] if kind == "columns" else p.shape[0]
+            indptr, indices = np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        else:
+            # Symmetric, so the compressed structure of the product is its adjacency whatever its format.
+            product = p.T @ p if kind == "columns" else p @ p.T
+            indptr, indices = product.indptr, product.indices
+        graph = _GRAPHS[kind] = _Graph(p, *_without_diagonal(indptr, indices))
+    return graph
+
+
+def _without_diagonal(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The compressed structure ``indptr/indices`` of a square pattern without its diagonal entries."""
+    n = indptr.size - 1
+    rows = np.repeat(np.arange(n, dtype=indices.dtype), np.diff(indptr))
     keep = indices != rows
-    counts = np.bincount(rows[keep], minlength=n)
     new_indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(counts, out=new_indptr[1:])
-    return new_indptr.tolist(), indices[keep].tolist()
-
-
-def _intersection_graph(p: sp.csr_array) -> tuple[list[int], list[int]]:
-    """Column intersection graph of `p` (the pattern of ``p.T @ p`` without the diagonal)."""
-    n = p.shape[1]
-    if p.nnz == 0:
-        return [0] * (n + 1), []
-    product = (p.T @ p).tocsc()  # symmetric: its columns are its rows
-    product.sort_indices()
-    return _graph(product.indptr, product.indices, n)
-
-
-def _adjacency_graph(p: sp.csr_array) -> tuple[list[int], list[int]]:
-    """Adjacency graph of a square pattern: the structure of ``p | p.T`` without the diagonal."""
-    s = symmetric_pattern(p)
-    return _graph(s.indptr, s.indices, s.shape[0])
+    np.cumsum(np.bincount(rows[keep], minlength=n), out=new_indptr[1:])
+    return new_indptr, indices[keep]
 
 
 # ------------------------------------------------------------------ vertex orders
@@ -149,21 +223,6 @@ def _adjacency_graph(p: sp.csr_array) -> tuple[list[int], list[int]]:
 def _check_order(order: str) -> None:
     if not isinstance(order, str) or order not in ORDERS:
         raise ValueError(f"unknown order {order!r}; choose one of {', '.join(ORDERS)}")
-
-
-def _vertex_order(indptr: list[int], indices: list[int], order: str, colors: list[int]) -> Iterable[int]:
-    """The vertices in the order they are colored. For "dsatur" a generator reading `colors` as it is filled."""
-    n = len(indptr) - 1
-    if order == "natural":
-        return range(n)
-    degree = np.diff(np.asarray(indptr, dtype=np.int64))
-    if order == "largest_first":
-        return np.argsort(-degree, kind="stable").tolist()
-    if order == "smallest_last":
-        return _smallest_last(indptr, indices, degree.tolist())
-    if order == "incidence_degree":
-        return _incidence_degree(indptr, indices, int(degree.max(initial=0)))
-    return _dsatur(indptr, indices, degree.tolist(), colors)
 
 
 def _smallest_last(indptr: list[int], indices: list[int], degree: list[int]) -> list[int]:
@@ -219,92 +278,191 @@ def _incidence_degree(indptr: list[int], indices: list[int], max_degree: int) ->
     return result
 
 
-def _dsatur(indptr: list[int], indices: list[int], degree: list[int], colors: list[int]) -> Iterator[int]:
-    """DSATUR: next the uncolored vertex with the most distinct neighbour colors, ties by degree, then index.
-
-    The caller colors each yielded vertex (writes ``colors[v]``) before asking for the next one.
-    """
-    n = len(degree)
-    seen: list[set[int]] = [set() for _ in range(n)]
-    heap = [(0, -degree[v], v) for v in range(n)]
-    heapify(heap)
-    while heap:
-        v = heappop(heap)[2]
-        if colors[v] >= 0:
-            continue  # an outdated entry: saturations only grow, so the newest entry came first
-        yield v
-        c = colors[v]
-        for w in indices[indptr[v] : indptr[v + 1]]:
-            if colors[w] < 0:
-                s = seen[w]
-                if c not in s:
-                    s.add(c)
-                    heappush(heap, (-len(s), -degree[w], w))
-
-
 # ------------------------------------------------------------------ greedy colorings
+#
+# The loops below are the sequential part of the colorings, kept to a few Python operations per edge:
+# the colors seen around a vertex are bit masks (bit c set: color c seen), so a vertex's first free
+# color is the lowest zero bit of its mask, ``(~mask & (mask + 1)).bit_length() - 1``.
+#
+# DSATUR takes next the uncolored vertex with the most distinct neighbour colors (its saturation),
+# ties by larger degree, then by smaller index. Its queue is a bucket per saturation, each a heap of
+# ``rank = (max degree - degree) * n + vertex`` (smallest first: the tie-breaks): coloring a vertex
+# raises the saturation of some neighbours by one, and each raise pushes the neighbour into the next
+# bucket, leaving an outdated entry behind (skipped when popped, as its saturation no longer matches).
+# Vertices of saturation 0 are never pushed: they are taken from one list sorted by rank.
 
 
-def _greedy_distance1(indptr: list[int], indices: list[int], order: str) -> np.ndarray:
-    """First-fit distance-1 coloring of the graph ``indptr/indices`` in the given vertex order."""
-    n = len(indptr) - 1
-    colors = [-1] * n
-    forbidden = [-1] * (n + 1)  # forbidden[c] == v: color c is taken by a neighbour of v
-    for v in _vertex_order(indptr, indices, order, colors):
-        for w in indices[indptr[v] : indptr[v + 1]]:
-            c = colors[w]
-            if c >= 0:
-                forbidden[c] = v
-        c = 0
-        while forbidden[c] == v:
-            c += 1
+def _dsatur_queue(graph: _Graph) -> tuple[list[int], list[int], list[list[int]]]:
+    """``(rank of each vertex, the vertices sorted by rank, one empty heap per saturation)`` for DSATUR."""
+    top = int(graph.degree.max(initial=0))
+    rank = (top - graph.degree) * graph.n + np.arange(graph.n)
+    return rank.tolist(), np.argsort(rank).tolist(), [[] for _ in range(top + 1)]
+
+
+def _greedy_distance1(graph: _Graph, order: np.ndarray) -> np.ndarray:
+    """First-fit distance-1 coloring in the given vertex order: each vertex takes the lowest color of no neighbour.
+
+    Only the neighbours earlier in the order are colored when a vertex is, so only they are listed.
+    """
+    n = graph.n
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    rows = graph.rows()
+    earlier = position[graph.indices] < position[rows]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows[earlier], minlength=n), out=indptr[1:])
+    starts, neighbours = indptr.tolist(), memoryview(graph.indices[earlier])
+    colors = [0] * n
+    bits = [0] * n  # 1 << color, for the colored vertices
+    for v in order.tolist():
+        seen = 0
+        for w in neighbours[starts[v] : starts[v + 1]]:
+            seen |= bits[w]
+        c = (~seen & (seen + 1)).bit_length() - 1
         colors[v] = c
+        bits[v] = 1 << c
     return np.asarray(colors, dtype=np.int64)
 
 
-def _greedy_star(indptr: list[int], indices: list[int], order: str) -> np.ndarray:
+def _dsatur_distance1(graph: _Graph) -> np.ndarray:
+    """First-fit distance-1 coloring in DSATUR order: the saturation of a vertex is the popcount of its mask."""
+    n = graph.n
+    starts, neighbours = graph.indptr.tolist(), graph.neighbours()
+    rank, by_rank, buckets = _dsatur_queue(graph)
+    colors = [0] * n
+    seen = [0] * n  # the colors of the colored neighbours; -1 (all bits) once colored, so never updated again
+    saturation = [0] * n  # -1 once colored
+    high = 0  # no bucket above holds a vertex
+    next_unsaturated = 0
+    for _ in range(n):
+        while high:
+            bucket = buckets[high]
+            if bucket:
+                v = heappop(bucket) % n
+                if saturation[v] == high:
+                    break
+            else:
+                high -= 1
+        else:  # every uncolored vertex has saturation 0
+            v = by_rank[next_unsaturated]
+            next_unsaturated += 1
+            while saturation[v]:
+                v = by_rank[next_unsaturated]
+                next_unsaturated += 1
+        mask = seen[v]
+        c = (~mask & (mask + 1)).bit_length() - 1
+        colors[v] = c
+        seen[v] = saturation[v] = -1
+        bit = 1 << c
+        for w in neighbours[starts[v] : starts[v + 1]]:
+            mask = seen[w]
+            if not mask & bit:
+                seen[w] = mask | bit
+                s = saturation[w] + 1
+                saturation[w] = s
+                heappush(buckets[s], rank[w])
+                if s > high:
+                    high = s
+    return np.asarray(colors, dtype=np.int64)
+
+
+def _greedy_star(graph: _Graph, order: np.ndarray | None) -> np.ndarray:
     """First-fit star coloring: each vertex takes the smallest color that creates no two-colored path on 4 vertices.
 
-    When `v` is colored, with ``w`` a colored neighbour and ``x`` a colored neighbour of ``w``
-    (``x != v`` as ``v`` is not colored yet), color ``color(x)`` would make a two-colored path
+    In the given vertex order, or in DSATUR order (saturation: distinct colors of the distance-1
+    neighbours) when `order` is None. When `v` is colored, with ``w`` a colored neighbour and ``x`` a
+    colored neighbour of ``w`` (``x != v`` as ``v`` is not colored yet), color ``color(x)`` would make
+    a two-colored path
 
-    * ``v-w-x-y`` if ``x`` has another colored neighbour ``y != w`` of color ``color(w)``;
     * ``u-v-w-x`` if ``v`` has another colored neighbour ``u != w`` of color ``color(w)``;
+    * ``v-w-x-y`` if ``x`` has another colored neighbour ``y != w`` of color ``color(w)``;
 
-    and these are the only new paths, so the partial coloring stays a star coloring. ``count[x]``
-    counts the colors of the colored neighbours of ``x``, so both tests are lookups (``>= 2``
-    because ``w`` itself is one of them): O(sum of squared degrees) in all.
+    and these are the only new paths, so the partial coloring stays a star coloring. Per vertex, as
+    masks over its colored neighbours: ``once`` and ``twice`` hold the colors seen at least once and
+    at least twice; and, for a colored ``w``, ``danger[w]`` holds the colors of the colored neighbours
+    ``x`` of ``w`` that have ``color(w)`` twice around them (the second case). So ``v`` avoids, for
+    each colored neighbour ``w``, ``color(w)`` and either ``once[w]`` (first case, when ``twice[v]``
+    has ``color(w)``) or ``danger[w]``. Keeping ``danger`` up to date is the work of each coloring:
+    ``v`` enters ``danger[w]`` of a colored neighbour ``w`` whose color it has twice; ``danger[v]``
+    starts from the colored neighbours that have ``color(v)`` twice; and when a colored ``w`` gets
+    its second neighbour of color ``c``, ``w`` enters ``danger`` of its neighbours of color ``c``.
     """
-    n = len(indptr) - 1
-    colors = [-1] * n
-    forbidden = [-1] * (n + 1)
-    count: list[dict[int, int]] = [{} for _ in range(n)]
-    for v in _vertex_order(indptr, indices, order, colors):
-        neighbours = indices[indptr[v] : indptr[v + 1]]
-        count_v = count[v]
-        for w in neighbours:
-            cw = colors[w]
-            if cw < 0:
-                continue
-            forbidden[cw] = v
-            if count_v[cw] >= 2:  # u-v-w-x for every colored x
-                for x in indices[indptr[w] : indptr[w + 1]]:
-                    cx = colors[x]
-                    if cx >= 0:
-                        forbidden[cx] = v
+    n = graph.n
+    starts, neighbours = graph.indptr.tolist(), graph.neighbours()
+    dsatur = order is None
+    if dsatur:
+        rank, by_rank, buckets = _dsatur_queue(graph)
+        saturation = [0] * n  # -1 once colored
+        high = 0
+        next_unsaturated = 0
+        vertices: Iterable[int] = range(n)
+    else:
+        vertices = order.tolist()
+    colors = [0] * n
+    bits = [0] * n  # 1 << color, for the colored vertices
+    once = [0] * n
+    twice = [0] * n
+    danger = [0] * n
+    for v in vertices:
+        if dsatur:
+            while high:
+                bucket = buckets[high]
+                if bucket:
+                    v = heappop(bucket) % n
+                    if saturation[v] == high:
+                        break
+                else:
+                    high -= 1
             else:
-                for x in indices[indptr[w] : indptr[w + 1]]:
-                    cx = colors[x]
-                    if cx >= 0 and count[x][cw] >= 2:  # v-w-x-y
-                        forbidden[cx] = v
-        c = 0
-        while forbidden[c] == v:
-            c += 1
+                v = by_rank[next_unsaturated]
+                next_unsaturated += 1
+                while saturation[v]:
+                    v = by_rank[next_unsaturated]
+                    next_unsaturated += 1
+            saturation[v] = -1
+        around = neighbours[starts[v] : starts[v + 1]]
+        forbidden = 0
+        pairs = twice[v]
+        for w in around:
+            bw = bits[w]
+            if bw:
+                forbidden |= bw | (once[w] if pairs & bw else danger[w])
+        c = (~forbidden & (forbidden + 1)).bit_length() - 1
         colors[v] = c
-        for w in neighbours:
-            cw_count = count[w]
-            cw_count[c] = cw_count.get(c, 0) + 1
+        bit = bits[v] = 1 << c
+        mine = 0
+        for w in around:
+            bw = bits[w]
+            mask = once[w]
+            if not mask & bit:
+                once[w] = mask | bit
+                if dsatur and not bw:
+                    s = saturation[w] + 1
+                    saturation[w] = s
+                    heappush(buckets[s], rank[w])
+                    if s > high:
+                        high = s
+            elif not twice[w] & bit:
+                twice[w] |= bit
+                if bw:  # w has color c twice around it now: its neighbours of color c see w's color in danger
+                    for y in neighbours[starts[w] : starts[w + 1]]:
+                        if bits[y] == bit:
+                            danger[y] |= bw
+            if bw:
+                if twice[w] & bit:
+                    mine |= bw
+                if pairs & bw:
+                    danger[w] |= bit
+        danger[v] = mine
     return np.asarray(colors, dtype=np.int64)
+
+
+def _color(kind: str, pattern: Any, order: str) -> np.ndarray:
+    _check_order(order)
+    p = canonical_pattern(pattern)
+    if kind == "star":
+        _square(p)
+    return _conflict_graph(kind, p).coloring(order, kind == "star").copy()
 
 
 def column_coloring(pattern: Any, order: str = "natural") -> np.ndarray:
@@ -316,8 +474,7 @@ def column_coloring(pattern: Any, order: str = "natural") -> np.ndarray:
     >>> column_coloring([[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]])
     array([0, 1, 0, 1])
     """
-    _check_order(order)
-    return _greedy_distance1(*_intersection_graph(canonical_pattern(pattern)), order)
+    return _color("columns", pattern, order)
 
 
 def row_coloring(pattern: Any, order: str = "natural") -> np.ndarray:
@@ -326,8 +483,7 @@ def row_coloring(pattern: Any, order: str = "natural") -> np.ndarray:
     >>> row_coloring([[1, 0], [1, 1], [0, 1]])
     array([0, 1, 0])
     """
-    _check_order(order)
-    return _greedy_distance1(*_intersection_graph(canonical_pattern(pattern).T.tocsr()), order)
+    return _color("rows", pattern, order)
 
 
 def star_coloring(pattern: Any, order: str = "natural") -> np.ndarray:
@@ -342,9 +498,7 @@ def star_coloring(pattern: Any, order: str = "natural") -> np.ndarray:
     >>> star_coloring(tridiagonal)
     array([0, 1, 0, 2, 0])
     """
-    _check_order(order)
-    p = _square(canonical_pattern(pattern))
-    return _greedy_star(*_adjacency_graph(p), order)
+    return _color("star", pattern, order)
 
 
 # ------------------------------------------------------------------ checks and decompression
