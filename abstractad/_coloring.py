@@ -99,11 +99,8 @@ def symmetric_pattern(pattern: Any) -> sp.csr_array:
            [0, 1, 0]])
     """
     p = _square(canonical_pattern(pattern))
-    coo = p.tocoo()
-    rows = np.concatenate([coo.row, coo.col]).astype(np.int64)
-    cols = np.concatenate([coo.col, coo.row]).astype(np.int64)
-    result = sp.csr_array((np.ones(rows.size, dtype=bool), (rows, cols)), shape=p.shape)
-    result.sum_duplicates()
+    result = sp.csr_array(p + p.T)  # a boolean sum is a union: no entry cancels
+    result.sum_duplicates()  # already canonical: a check
     return result
 
 
@@ -166,7 +163,7 @@ class _Graph:
                     colors = self.coloring("natural", star)  # the same order gives the same coloring
                 else:
                     colors = _greedy_star(self, vertices) if star else _greedy_distance1(self, vertices)
-                    colors.flags.writeable = False
+            colors.flags.writeable = False
             self.colorings[order] = colors
         return colors
 
@@ -305,10 +302,13 @@ def _greedy_distance1(graph: _Graph, order: np.ndarray) -> np.ndarray:
     Only the neighbours earlier in the order are colored when a vertex is, so only they are listed.
     """
     n = graph.n
-    position = np.empty(n, dtype=np.int64)
-    position[order] = np.arange(n)
     rows = graph.rows()
-    earlier = position[graph.indices] < position[rows]
+    if np.array_equal(order, np.arange(n)):
+        earlier = graph.indices < rows
+    else:
+        position = np.empty(n, dtype=np.int64)
+        position[order] = np.arange(n)
+        earlier = position[graph.indices] < position[rows]
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows[earlier], minlength=n), out=indptr[1:])
     starts, neighbours = indptr.tolist(), memoryview(graph.indices[earlier])
@@ -529,14 +529,25 @@ def _ncolors(colors: np.ndarray) -> int:
     return int(colors.max()) + 1 if colors.size else 0
 
 
-def _unique_keys(keys: np.ndarray) -> bool:
-    """Whether all `keys` differ."""
+def _counts(keys: np.ndarray, bound: int) -> np.ndarray | None:
+    """How often each of ``0..bound-1`` occurs in `keys` (all in that range); None where the table would be large."""
+    return np.bincount(keys, minlength=bound) if bound <= 8 * keys.size + 4096 else None
+
+
+def _unique_keys(keys: np.ndarray, bound: int) -> bool:
+    """Whether all `keys` (integers in ``0..bound-1``) differ."""
+    counts = _counts(keys, bound)
+    if counts is not None:
+        return keys.size == 0 or int(counts.max()) <= 1
     ordered = np.sort(keys)
     return not bool(np.any(ordered[1:] == ordered[:-1]))
 
 
-def _alone(keys: np.ndarray) -> np.ndarray:
-    """Whether each key occurs once in `keys` (a sort, not np.unique, which hashes and is slower here)."""
+def _alone(keys: np.ndarray, bound: int) -> np.ndarray:
+    """Whether each key occurs once in `keys` (integers in ``0..bound-1``): a count, or a sort (not np.unique)."""
+    counts = _counts(keys, bound)
+    if counts is not None:
+        return counts[keys] == 1
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
     repeated = np.zeros(keys.size, dtype=bool)
@@ -565,7 +576,8 @@ def is_column_coloring(pattern: Any, colors: Any) -> bool:
     (True, False)
     """
     p = canonical_pattern(pattern)
-    return _unique_keys(_column_keys(p, _colors(colors, p.shape[1], "column")))
+    c = _colors(colors, p.shape[1], "column")
+    return _unique_keys(_column_keys(p, c), p.shape[0] * _ncolors(c))
 
 
 def is_row_coloring(pattern: Any, colors: Any) -> bool:
@@ -575,7 +587,8 @@ def is_row_coloring(pattern: Any, colors: Any) -> bool:
     (True, False)
     """
     p = canonical_pattern(pattern)
-    return _unique_keys(_row_keys(p, _colors(colors, p.shape[0], "row")))
+    c = _colors(colors, p.shape[0], "row")
+    return _unique_keys(_row_keys(p, c), p.shape[1] * _ncolors(c))
 
 
 def _star_analysis(s: sp.csr_array, colors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
@@ -585,10 +598,11 @@ def _star_analysis(s: sp.csr_array, colors: np.ndarray) -> tuple[np.ndarray, np.
     rows = _row_of_entries(s)
     cols = s.indices.astype(np.int64)
     keys = rows * _ncolors(colors) + colors[cols]
-    alone = _alone(keys)
+    alone = _alone(keys, s.shape[0] * _ncolors(colors))
     off = rows != cols
-    # Position of the entry (j, i) for each entry (i, j): the entries sorted by (column, row), as `s` is symmetric.
-    transpose = np.lexsort((rows, cols))
+    # Position of the entry (j, i) for each entry (i, j): the entries in column-major order, as `s` is symmetric
+    # (a CSC conversion, which keeps the rows of each column in order, of the entry numbers).
+    transpose = sp.csr_array((np.arange(s.nnz), s.indices, s.indptr), shape=s.shape).tocsc().data
     valid = bool(np.all(colors[rows[off]] != colors[cols[off]]) and np.all((alone | alone[transpose])[off]))
     return rows, cols, alone, valid
 
@@ -625,7 +639,7 @@ def column_index(pattern: Any, colors: Any) -> np.ndarray:
     """
     p = canonical_pattern(pattern)
     c = _colors(colors, p.shape[1], "column")
-    if not _unique_keys(_column_keys(p, c)):
+    if not _unique_keys(_column_keys(p, c), p.shape[0] * _ncolors(c)):
         raise ValueError("colors is not a column coloring of the pattern: two columns of one color share a row")
     return c[p.indices] * p.shape[0] + _row_of_entries(p)
 
@@ -646,7 +660,7 @@ def row_index(pattern: Any, colors: Any) -> np.ndarray:
     """
     p = canonical_pattern(pattern)
     c = _colors(colors, p.shape[0], "row")
-    if not _unique_keys(_row_keys(p, c)):
+    if not _unique_keys(_row_keys(p, c), p.shape[1] * _ncolors(c)):
         raise ValueError("colors is not a row coloring of the pattern: two rows of one color share a column")
     return c[_row_of_entries(p)] * p.shape[1] + p.indices
 
