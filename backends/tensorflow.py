@@ -354,8 +354,10 @@ def _size(a: Tensor) -> int:
 
 def _check_output(y: Any) -> Any:
     """f(x) must be one floating-point TensorFlow tensor, or a tuple of them (a pytree's leaves)."""
-    if isinstance(y, tuple):
-        return tuple([_check_output(a) for a in y])
+    return tuple([_check_leaf(a) for a in y]) if isinstance(y, tuple) else _check_leaf(y)
+
+
+def _check_leaf(y: Any) -> Tensor:
     if isinstance(y, tf.Variable):
         y = tf.convert_to_tensor(y)
     if not isinstance(y, tf.Tensor):

@@ -527,3 +527,19 @@ def test_tensorflow_disconnected_leaves() -> None:
 
     check(e, b.pushforward(cut, x, v)[1], (2 * V[0], np.zeros(2)), (np.float32, np.float64))
     check(e, b.pullback(cut, x)[1]((tf.ones(2), tf.ones(2, tf.float64))), (2 * np.ones(2), 0.0 * B, 0 * C), X_DTYPES)
+
+
+def test_tensorflow_gather_gradient_is_dense() -> None:
+    """The tape answers tf.gather's gradient (an embedding lookup) as IndexedSlices: a dense tensor here."""
+    tf = pytest.importorskip("tensorflow")
+    b = ad.backends.TensorFlow()
+    table = tf.constant(np.arange(6.0).reshape(3, 2))
+
+    def f(z: Any) -> Any:
+        return tf.reduce_sum(tf.gather(z[0], [0, 0, 2])) * z[1]
+
+    g = b.pullback(f, (table, tf.constant(2.0, tf.float64)))[1](tf.constant(1.0, tf.float64))
+    assert all(isinstance(t, tf.Tensor) for t in g)
+    np.testing.assert_array_equal(g[0].numpy(), [[4.0, 4.0], [0.0, 0.0], [2.0, 2.0]])
+    g = b.pullback(lambda z: tf.gather(z, [1]), table)[1](tf.ones((1, 2), tf.float64))
+    np.testing.assert_array_equal(g.numpy(), [[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
