@@ -14,6 +14,7 @@ from ._bench import benchmark as benchmark
 from ._bridge import differentiate_with as differentiate_with
 from ._check import CheckReport as CheckReport
 from ._check import check as check
+from ._errors import EagerWarning as EagerWarning
 from ._errors import MissingEngineError as MissingEngineError
 from ._first_order import derivative as derivative
 from ._first_order import gradient as gradient
@@ -44,6 +45,7 @@ __all__ = [
     "Backend",
     "BenchReport",
     "CheckReport",
+    "EagerWarning",
     "HessianOperator",
     "JacobianOperator",
     "MissingEngineError",

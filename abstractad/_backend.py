@@ -177,6 +177,17 @@ class Backend:
     def compiles(self) -> bool:
         return bool(getattr(self, "compile", False))
 
+    def eager_advice(self) -> str | None:
+        """Optional: what to switch to when the same function runs eagerly many times (JAX: eager calls
+        trace `f` anew each time); None (the default) where eager calls are as fast as they get."""
+        return None
+
+    @property
+    def takes_numpy(self) -> bool:
+        """Whether compile_operator's result takes NumPy float arrays as they are and transfers them
+        itself (``jax.jit`` does, in C++): a NumPy user's arrays then skip the conversion."""
+        return False
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -249,12 +260,16 @@ class LRUCache:
         return value
 
     def get(self, key: Hashable) -> Any:
-        """The value for `key` (now the most recent), or None."""
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
+        """The value for `key` (now the most recent), or None. Without the lock: each OrderedDict
+        operation is atomic, and a key evicted by another thread in between is only not moved."""
+        data = self._data
+        value = data.get(key)
+        if value is not None:
+            try:
+                data.move_to_end(key)
+            except KeyError:
+                pass
+        return value
 
     def put(self, key: Hashable, value: Any) -> None:
         with self._lock:

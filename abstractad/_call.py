@@ -1,18 +1,28 @@
-"""Running a derived operator: resolve the backend, check and convert the inputs (pytrees raveled
-into one flat vector), compile if asked, and bring the results back to the user's library, dtype,
-device and structure."""
+"""Running a derived operator: resolve the backend, check and convert the inputs, compile if asked,
+and bring the results back to the user's library, dtype, device and structure.
+
+A pytree `x` reaches the engine in one of two forms. Backends that take pytrees
+(:attr:`Backend.takes_pytrees`) get the tuple of its leaves for the operators whose results have
+x's or f(x)'s structure (jvp, vjp, gradient, hvp): nothing is concatenated, so each leaf keeps its
+dtype, device and sharding. Everything that forms a matrix (Jacobians, Hessians, lazy operators,
+Sparse), and backends that take one array only, get the leaves raveled into one flat vector.
+
+A plan is built once per signature; a call then converts the arguments into one flat list of the
+engine's arrays, runs the (compiled) operator on it, and converts the results back."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import numbers
+import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from . import _arrays, _complex, _errors, _tree
+from . import _arrays, _complex, _derive, _errors, _tree
 from ._backend import COMPILED, Backend, cache_key, resolve
 from ._tree import Layout
 
@@ -30,12 +40,37 @@ def to_native(b: Backend, a: Any, info: _arrays.ArrayInfo | None = None) -> Any:
     return b.asarray(a)
 
 
+def to_argument(b: Backend, a: Any, info: _arrays.ArrayInfo | None = None) -> Any:
+    """`a` as an argument of the backend's compiled operator: a NumPy array as it is where the
+    compiled operator transfers it itself (``jax.jit``), else the backend's array."""
+    if type(a) is np.ndarray and b.takes_numpy and a.dtype.kind == "f" and a.dtype.itemsize > 2:
+        return a
+    return to_native(b, a, info)
+
+
+TREE_OPERATORS = ("jvp", "vjp", "gradient", "hvp")
+
+
+def takes_tree(b: Backend, operator: str) -> bool:
+    """Whether `operator` hands the backend a pytree's leaves as a tuple: where the backend takes
+    pytrees and the operator runs on the primitive itself (jvp on a pushforward; vjp, gradient
+    and hvp on a pullback), not on a Jacobian matrix or a basis of pushforwards."""
+    if not b.takes_pytrees or operator not in TREE_OPERATORS:
+        return False
+    if operator == "jvp":
+        return b.has_pushforward() and _derive.use_forward(b, True)
+    return not _derive.use_forward(b, False)
+
+
 class Point:
-    """`x` as the operators see it: one array, or a pytree raveled into one flat vector.
+    """`x` as the operators see it: one array, a pytree raveled into one flat vector, or (``tree``)
+    a pytree as the tuple of its leaves.
 
     ``info`` is how results that are not in x's structure come back (library, device, dtype);
     ``infos`` is each leaf's, for results in x's structure.
     """
+
+    tree = False  # set by the plan where the backend takes the leaves as a tuple (takes_tree)
 
     def __init__(self, x: Any) -> None:
         if _tree.is_leaf(x):
@@ -57,29 +92,40 @@ class Point:
         return self.infos[0]
 
     def native(self, b: Backend, x: Any) -> Any:
-        """x as the backend's array: the flat vector of its leaves for a pytree."""
+        """x as the backend's array: the flat vector of its leaves for a pytree (their tuple in tree form)."""
         if self.layout is None:
             return to_native(b, x, self.info)
         leaves = [to_native(b, leaf, info) for leaf, info in zip(_tree.flatten(x)[0], self.infos)]
-        return self.layout.ravel(leaves, b.namespace(leaves[0]))
+        return tuple(leaves) if self.tree else self.layout.ravel(leaves, b.namespace(leaves[0]))
+
+    def arguments(self, b: Backend, x: Any, convert: Callable[..., Any]) -> list[Any]:
+        """x as the compiled operator's leading arguments: one array, or each leaf in tree form."""
+        if self.layout is None:
+            return [convert(b, x, self.info)]
+        leaves = _tree.flatten(x)[0]
+        if self.tree:
+            return [convert(b, leaf, info) for leaf, info in zip(leaves, self.infos)]
+        return [self.native(b, x)]
 
     def unravel(self, z: Any) -> Any:
-        """The flat vector `z` (the engine's) as x's pytree, for `f`."""
+        """The engine's `z` (one array, the flat vector or the tuple of leaves) as x's pytree, for `f`."""
         if self.layout is None:
             return z
-        return self.layout.rebuild(self.layout.unravel(z))
+        return self.layout.rebuild(z if self.tree else self.layout.unravel(z))
 
 
 class Output:
     """The structure of ``f(x)``, learned when `f` runs: one array passes through, a pytree is
-    raveled into one flat vector. `expect` is the cotangent's layout (or "array") to check against.
+    raveled into one flat vector (in tree form: the tuple of its leaves). `expect` is the
+    cotangent's layout (or "array") to check against.
 
     Inside traced code only plain Python data is recorded (a template, shapes, dtypes); the
     layout is built from it outside, on first use."""
 
-    def __init__(self, b: Backend, expect: Layout | str | None = None) -> None:
+    def __init__(self, b: Backend, expect: Layout | str | None = None, tree: bool = False) -> None:
         self.b = b
         self.expect = expect
+        self.tree = tree
         self._raw: tuple | None = None
         self._layout: tuple[tuple, Layout] | None = None
 
@@ -122,6 +168,8 @@ class Output:
                 f"with leaf shapes {list(shapes)}, but it has {self.expect.describe()}"
             )
         self._raw = (structure, shapes, dtypes)
+        if self.tree:
+            return tuple(leaves)
         return _tree.ravel(
             leaves, _arrays.array_namespace(*leaves), _tree.common_dtype(dtypes) if dtypes else "float64"
         )
@@ -150,6 +198,8 @@ def _split(r: Any, kind: str, point: Point, output: Output) -> tuple[Any, ...]:
         return (r,)
     rows = output.layout if kind in (OUT, JAC) else point.layout
     if kind in (OUT, IN):
+        if isinstance(r, tuple):  # tree form: the leaves themselves
+            return r
         return (r,) if rows is None else tuple(rows.unravel(r))
     cols = point.layout
     if rows is None and cols is None:
@@ -244,7 +294,10 @@ def _seed(operator: str, kind: str, seed: Any, point: Point) -> tuple[Any, Any]:
 class Plan:
     """Everything about one operator call that does not depend on the values: the backend, the
     structures of x, the seeds and the constants, and the (compiled) operator. ``call`` then only
-    converts, runs and converts back. Unprepared calls keep plans in a bounded cache; ``prepare`` keeps one."""
+    converts, runs and converts back. Unprepared calls keep plans in a bounded cache; ``prepare`` keeps one.
+
+    The operator takes one flat list of the engine's arrays (x, or its leaves in tree form; each seed,
+    or its leaves; the array constants) and returns, per result, the tuple of its leaves."""
 
     def __init__(
         self,
@@ -270,71 +323,43 @@ class Plan:
             raise ValueError(f"{operator} needs a scalar x, not a pytree; use jacobian (or hessian) for pytrees")
         checked = [_seed(operator, kind, s, point) for s, kind in zip(seeds, seed_kinds)]
         self.seed_layouts = [layout for _, layout in checked]
-        arg_leaves, arg_spec = _tree.flatten(tuple(args))
-        rebuild_args = _tree.rebuilder(arg_spec)
-        self.slots = slots = [i for i, a in enumerate(arg_leaves) if _arrays.is_array(a)]
-        self.arg_spec = arg_spec
+        self.seed_kinds = tuple(seed_kinds)
+        arg_leaves, self.arg_spec = _tree.flatten(tuple(args))
+        self.slots = [i for i, a in enumerate(arg_leaves) if _arrays.is_array(a)]
         self.b = b = resolve(backend, x if point.layout is None else _tree.flatten(x)[0][0])
         for info in point.infos:
             if not b.supports_dtype(info.dtype):
                 raise _errors.unsupported_dtype(b, info.dtype)
-        self.kinds = kinds = tuple(results) if keep is None else (results[keep],)
+        self.kinds = tuple(results) if keep is None else (results[keep],)
         self.assemble: Callable[..., Any] | None = None
         hook = b.operator_hook(
-            operator, (f, point.key, point.info.shape, point.info.dtype, arg_spec, tuple(map(cache_key, arg_leaves)))
+            operator,
+            (f, point.key, point.info.shape, point.info.dtype, self.arg_spec, tuple(map(cache_key, arg_leaves))),
         )
         if hook is not None and _complex.is_complex(point.info.dtype):
             raise TypeError(f"{b!r}: sparse {operator} needs a real x")
         if hook is not None:  # the backend derives this operator itself (Sparse): its results are its own
             derive, self.assemble = hook
-            self.kinds = kinds = tuple(SPARSE.get(kind, kind) for kind in kinds)
+            self.kinds = tuple(SPARSE.get(kind, kind) for kind in self.kinds)
+        self.tree = hook is None and not _complex.is_complex(point.info.dtype) and takes_tree(b, operator)
+        point.tree = self.tree and point.layout is not None
         expect: Layout | str | None = None
         for layout, kind in zip(self.seed_layouts, seed_kinds):
             if kind == OUT:
                 expect = "array" if layout is None else layout
-        n_seeds = len(seeds)
-        complex_x, x_ndim = _complex.is_complex(point.info.dtype), len(point.info.shape)
-
-        def build() -> tuple[Callable, Output]:
-            output = Output(b, expect)
-
-            def op(xn: Any, *rest: Any) -> Any:
-                if arg_leaves:
-                    leaves = list(arg_leaves)
-                    for slot, value in zip(slots, rest[n_seeds:]):
-                        leaves[slot] = value
-                    full = rebuild_args(leaves)
-                else:
-                    full = ()
-
-                if point.layout is None:
-
-                    def fx(z: Any) -> Any:
-                        return output(f(z, *full))
-
-                else:
-
-                    def fx(z: Any) -> Any:
-                        return output(f(point.unravel(z), *full))
-
-                if hook is not None:
-                    out = derive(b, fx, xn, *rest[:n_seeds], *static)
-                    out = out if keep is None else (out[keep],)
-                    return tuple(_split(r, kind, point, output) for r, kind in zip(out, kinds))
-                # Complex x, seeds and f(x) travel as pairs of reals (see _complex): one convention.
-                cx = _complex.Pairs(operator, complex_x, seed_kinds)
-                seeds = cx.seeds(rest[:n_seeds])
-                out = derive(b, cx.function(fx), _complex.pairs(xn) if complex_x else xn, *seeds, *static)
-                out = out if keep is None else (out[keep],)
-                return tuple(
-                    _split(_like_x(cx.result(r, kind, x_ndim), kind, xn), kind, point, output)
-                    for r, kind in zip(out, kinds)
-                )
-
-            return op, output
+        # How many arrays each argument takes in the flat list: None for one array.
+        self.x_count = len(point.infos) if point.tree else None
+        self.seed_counts = tuple(
+            len(layout.shapes) if self.tree and layout is not None else None for layout in self.seed_layouts
+        )
+        # The compiled operator takes NumPy arrays as they are where the backend says so (jax.jit).
+        self.convert = to_argument if b.compiles else to_native
+        traced = _Traced(self, derive, f, arg_leaves, static, keep, hook is not None)
 
         # Set after the first call where every argument is already the engine's (see learn_fast).
         self.fast: Callable[..., Any] | bool | None = None
+        # Eager calls of an engine whose eager calls are slow are counted, for one note (see counted).
+        self.f, self.calls, self.advice = f, 0, b.eager_advice()
         self.native = self.native_signature((x, *seeds, *args)) is not None
         if b.compiles:
             self.key = (
@@ -343,31 +368,66 @@ class Plan:
                 keep,
                 f,
                 point.key,
+                self.tree,
                 point.info.shape,
                 point.info.dtype,
                 tuple(_signature(leaves) for leaves, _ in checked),
                 expect.key if isinstance(expect, Layout) else expect,
-                arg_spec,
+                self.arg_spec,
                 tuple(cache_key(a) for a in arg_leaves),
                 static,
             )
 
             def compiled() -> tuple[Callable, Output, Callable]:
-                op, output = build()
+                op, output = traced.build(expect)
                 return b.compile_operator(op) or op, output, op
 
             self.fn, self.output, self.op = COMPILED.get_or_build(self.key, compiled)
         else:
-            self.fn, self.output = build()
+            self.fn, self.output = traced.build(expect)
             self.op = self.fn
+
+    def counted(self) -> None:
+        """Count an eager call; the EAGER_NOTE_AFTER-th tells the user, once per function and process,
+        what to switch to (as TensorFlow's own retracing warning does)."""
+        self.calls += 1
+        if self.calls != EAGER_NOTE_AFTER or not _first_note(self.f):
+            return
+        warnings.warn(
+            _errors.eager_note(self.operator, self.f, self.b, self.calls, self.advice or ""),
+            _errors.EagerWarning,
+            stacklevel=_errors.user_stacklevel(),
+        )
+
+    def arguments(self, x: Any, seeds: Sequence[Any], args: Sequence[Any]) -> list[Any]:
+        """The operator's flat list of arguments: x, the seeds and the array constants as the engine's arrays."""
+        b, point, convert = self.b, self.point, self.convert
+        flat = point.arguments(b, x, convert)
+        for s, layout, kind, count in zip(seeds, self.seed_layouts, self.seed_kinds, self.seed_counts):
+            if layout is None:
+                flat.append(convert(b, s, point.info))
+            elif count is not None:  # tree form: each leaf (v's in its x leaf's library and dtype)
+                leaves = _tree.flatten(s)[0]
+                infos = point.infos if kind == IN else [None] * len(leaves)
+                flat.extend(convert(b, a, i) for a, i in zip(leaves, infos))
+            else:
+                flat.append(_ravel_seed(b, _tree.flatten(s)[0], layout, point.info.dtype))
+        if self.slots:
+            leaves = _tree.flatten(tuple(args))[0]
+            flat.extend(convert(b, leaves[i]) for i in self.slots)
+        return flat
 
     def native_signature(self, values: Sequence[Any]) -> tuple | None:
         """``(type, shape, dtype, device)`` of each argument when every one is an array of the engine's
         own library (on the backend's device): results then need no conversion."""
         b = self.b
         lib = _arrays.library_of(b.asarray(np.zeros(1, dtype=np.float32)))
+        numpy = b.takes_numpy and self.assemble is None  # NumPy float arrays go straight in (jax.jit)
         out = []
         for a in values:
+            if numpy and type(a) is np.ndarray and a.dtype.kind == "f" and a.dtype.itemsize > 2:
+                out.append((np.ndarray, a.shape, a.dtype, None))
+                continue
             if _arrays.library_of(a) != lib or lib == "numpy" or not hasattr(a, "shape"):
                 return None
             device = getattr(a, "device", None) if lib == "torch" else None
@@ -384,6 +444,13 @@ class Plan:
         if direct is None:
             self.fast = False
             return
+        if self.point.info.library == "numpy":  # NumPy in, NumPy out: the engine's buffers are read-only
+            engine, one = direct, len(self.kinds) == 1
+
+            def direct(*args: Any) -> Any:
+                out = engine(*args)
+                return np.array(out) if one else tuple(np.array(r) for r in out)
+
         scope, dtype = self.b.scope, self.point.info.dtype
         if isinstance(scope(dtype), contextlib.nullcontext):
             self.fast = direct
@@ -397,8 +464,8 @@ class Plan:
 
     def direct(self) -> Callable[..., Any] | None:
         """The (compiled) operator returning its results as they are (one array each), for arguments
-        already in the engine's library and on its device; None where a result is a pytree. Valid
-        once a call has taught the plan f(x)'s structure."""
+        already in the engine's library and on its device (or NumPy ones it takes, see takes_numpy);
+        None where a result is a pytree. Valid once a call has taught the plan f(x)'s structure."""
         if self.output.layout is not None or self.point.layout is not None:
             return None
         fn = self.fn
@@ -418,22 +485,9 @@ class Plan:
 
     def call(self, x: Any, seeds: Sequence[Any], args: Sequence[Any]) -> tuple[Any, ...]:
         """The operator at `x` (of the planned structure), with these seeds and constants."""
-        b, point = self.b, self.point
-        with b.scope(point.info.dtype):
-            xn = point.native(b, x)
-            seeds_n = [
-                to_native(b, s, point.info)
-                if layout is None
-                else _ravel_seed(b, _tree.flatten(s)[0], layout, point.info.dtype)
-                for s, layout in zip(seeds, self.seed_layouts)
-            ]
-            if self.slots:
-                leaves = _tree.flatten(tuple(args))[0]
-                consts = [to_native(b, leaves[i]) for i in self.slots]
-            else:
-                consts = []
-            out = self.fn(xn, *seeds_n, *consts)
-        output = self.output
+        with self.b.scope(self.point.info.dtype):
+            out = self.fn(*self.arguments(x, seeds, args))
+        point, output = self.point, self.output
         results = tuple(
             self._assemble(leaves[0], kind) if kind.startswith("sparse") else _build(leaves, kind, point, output)
             for leaves, kind in zip(out, self.kinds)
@@ -450,9 +504,80 @@ class Plan:
         )
 
 
+class _Traced:
+    """The operator that an engine runs (and a compiler traces) for one plan: the flat list of
+    arguments split into x, seeds and constants, `f` with its constants and structures, the
+    derivation, and its results split into leaves. It holds plain values only, not the plan: a
+    compiled operator outlives the plan that built it in the compiled cache."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        derive: Callable[..., Any],
+        f: Callable,
+        arg_leaves: Sequence[Any],
+        static: tuple,
+        keep: int | None,
+        hooked: bool,
+    ) -> None:
+        self.plan_values = (plan.operator, plan.b, plan.point, plan.kinds, plan.seed_kinds)
+        self.counts = (plan.x_count, plan.seed_counts)
+        self.constants = (list(arg_leaves), plan.slots, _tree.rebuilder(plan.arg_spec))
+        self.derive, self.f, self.static, self.keep, self.hooked, self.tree = derive, f, static, keep, hooked, plan.tree
+
+    def build(self, expect: Layout | str | None) -> tuple[Callable[..., Any], Output]:
+        operator, b, point, kinds, seed_kinds = self.plan_values
+        x_count, seed_counts = self.counts
+        arg_leaves, slots, rebuild_args = self.constants
+        derive, f, static, keep, hooked = self.derive, self.f, self.static, self.keep, self.hooked
+        output = Output(b, expect, self.tree)
+        complex_x, x_ndim = _complex.is_complex(point.info.dtype), len(point.info.shape)
+        unravel = point.unravel
+
+        def op(*flat: Any) -> tuple[tuple[Any, ...], ...]:
+            if x_count is None:
+                xn, pos = flat[0], 1
+            else:
+                xn, pos = tuple(flat[:x_count]), x_count
+            seeds = []
+            for count in seed_counts:
+                if count is None:
+                    seeds.append(flat[pos])
+                    pos += 1
+                else:
+                    seeds.append(tuple(flat[pos : pos + count]))
+                    pos += count
+            if arg_leaves:
+                leaves = list(arg_leaves)
+                for slot, value in zip(slots, flat[pos:]):
+                    leaves[slot] = value
+                full = rebuild_args(leaves)
+            else:
+                full = ()
+
+            def fx(z: Any) -> Any:
+                return output(f(unravel(z), *full))
+
+            if hooked:
+                out = derive(b, fx, xn, *seeds, *static)
+                out = out if keep is None else (out[keep],)
+                return tuple(_split(r, kind, point, output) for r, kind in zip(out, kinds))
+            # Complex x, seeds and f(x) travel as pairs of reals (see _complex): one convention.
+            cx = _complex.Pairs(operator, complex_x, seed_kinds)
+            seeds = cx.seeds(seeds)
+            out = derive(b, cx.function(fx), _complex.pairs(xn) if complex_x else xn, *seeds, *static)
+            out = out if keep is None else (out[keep],)
+            results = (_like_x(cx.result(r, kind, x_ndim), kind, xn) for r, kind in zip(out, kinds))
+            return tuple(_split(r, kind, point, output) for r, kind in zip(results, kinds))
+
+        return op, output
+
+
 def _like_x(r: Any, kind: str, xn: Any) -> Any:
     """A result in x's structure (gradient, vjp, hvp, Hessian) in x's dtype: an engine rule that
     promotes (autograd's mean divides by an int64 count) does not turn float32 into float64."""
+    if isinstance(r, tuple):  # tree form: leaf by leaf
+        return tuple(_like_x(a, kind, z) for a, z in zip(r, xn)) if kind == IN else r
     if kind not in (IN, HESS) or r.dtype == xn.dtype:
         return r
     name = _arrays.dtype_name(xn)
@@ -460,6 +585,25 @@ def _like_x(r: Any, kind: str, xn: Any) -> Any:
         return r
     xp = _arrays.array_namespace(r)
     return xp.astype(r, getattr(xp, name)) if hasattr(xp, name) else r
+
+
+# Eager calls of one plan before the note; the functions already told about (weakly held).
+EAGER_NOTE_AFTER = 100
+_NOTED: weakref.WeakSet = weakref.WeakSet()
+_NOTED_IDS: set[int] = set()
+
+
+def _first_note(f: Callable) -> bool:
+    """Whether `f` has not been noted yet (and now is)."""
+    try:
+        if f in _NOTED:
+            return False
+        _NOTED.add(f)
+    except TypeError:  # not weakly referenceable (a builtin): by id
+        if id(f) in _NOTED_IDS:
+            return False
+        _NOTED_IDS.add(id(f))
+    return True
 
 
 def _plain_tensor(a: Any) -> bool:

@@ -81,7 +81,12 @@ class Pairs:
         """Tangents of a complex x and complex cotangents as pairs."""
         out = []
         for seed, kind in zip(seeds, self.seed_kinds):
-            if kind == "in" and self.complex_x:
+            if isinstance(seed, tuple):  # a pytree's leaves (x is real here): complex cotangent leaves as pairs
+                mask = tuple(is_complex(_arrays.dtype_name(a)) for a in seed)
+                if kind == "out" and any(mask):
+                    self.complex_w = mask
+                    seed = tuple(pairs(a) if c else a for a, c in zip(seed, mask))
+            elif kind == "in" and self.complex_x:
                 if not is_complex(_arrays.dtype_name(seed)):
                     seed = seed + 0j if _arrays.library_of(seed) != "tensorflow" else _tf_complex(seed)
                 seed = pairs(seed)
@@ -96,9 +101,11 @@ class Pairs:
         complex_x = self.complex_x
 
         def real(z: Any) -> Any:
-            if not complex_x and is_complex(_arrays.dtype_name(z)):
+            if not isinstance(z, tuple) and not complex_x and is_complex(_arrays.dtype_name(z)):
                 return fx(z)  # a complex-step backend evaluating f off the real axis: its own business
             y = fx(unpairs(z) if complex_x else z)
+            if isinstance(y, tuple):  # a pytree's leaves: complex leaves as pairs, one by one
+                return self._leaves(y)
             self.complex_y = is_complex(_arrays.dtype_name(y))
             if self.complex_w and not self.complex_y:
                 raise TypeError("vjp: the cotangent w is complex, but f(x) is real: pass a real w")
@@ -117,8 +124,20 @@ class Pairs:
 
         return real
 
+    def _leaves(self, y: tuple) -> tuple:
+        mask = tuple(is_complex(_arrays.dtype_name(a)) for a in y)
+        self.complex_y = mask if any(mask) else False
+        if self.complex_w and self.complex_w != self.complex_y:
+            raise TypeError("vjp: the cotangent w must have complex leaves exactly where f(x) has them")
+        if self.complex_y and "out" in self.seed_kinds and not self.complex_w:
+            raise TypeError("vjp: f(x) has complex leaves, so the cotangent w must have complex leaves there too")
+        return tuple(pairs(a) if c else a for a, c in zip(y, mask)) if self.complex_y else y
+
     def result(self, r: Any, kind: str, x_ndim: int) -> Any:
         """One result of `kind` (out, in, out*in) back from pairs."""
+        if isinstance(r, tuple):
+            mask = self.complex_y if kind == "out" else False
+            return tuple(unpairs(a) if c else a for a, c in zip(r, mask)) if mask else r
         if kind == "out":
             return unpairs(r) if self.complex_y else r
         if kind == "in":

@@ -177,3 +177,27 @@ def add_hint(error: BaseException) -> None:
         hint = _FOREIGN
     if hint is not None and f"abstractad: {hint}" not in getattr(error, "__notes__", ()):
         error.add_note(f"abstractad: {hint}")
+
+
+class EagerWarning(UserWarning):
+    """The same function was differentiated eagerly many times on an engine whose eager calls are
+    slow (JAX traces `f` anew on every eager call): compile it, or prepare it. Silence it with
+    ``warnings.filterwarnings("ignore", category=ad.EagerWarning)``."""
+
+
+def eager_note(operator: str, f: Any, backend: Any, calls: int, advice: str) -> str:
+    name = getattr(f, "__qualname__", None) or type(f).__name__
+    return (
+        f"abstractad: {operator} of {name} ran eagerly {calls} times on {backend!r}. {advice} "
+        'Silence this note with warnings.filterwarnings("ignore", category=abstractad.EagerWarning).'
+    )
+
+
+def user_stacklevel() -> int:
+    """The stacklevel of the first frame outside abstractad, so that a warning points at the user's call."""
+    import sys
+
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".", 1)[0] == "abstractad":
+        frame, level = frame.f_back, level + 1
+    return level

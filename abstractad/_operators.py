@@ -129,19 +129,24 @@ def apply(
 def _apply(
     operator: str, f: Callable, x: Any, seeds: Sequence[Any], args: Sequence[Any], backend: Any, chunk_size: Any
 ) -> Any:
-    spec = SPECS[operator]
     try:
-        key = (operator, f, backend, chunk_size, _key_of(x), tuple(map(_key_of, seeds)), tuple(map(_key_of, args)))
-        hash(key)
+        # A flat tuple (hashed once, by the dict look-up): the operator, f, the backend and each argument's signature.
+        key = (operator, f, backend, chunk_size, len(seeds), _key_of(x), *map(_key_of, seeds), *map(_key_of, args))
+        plan = PLANS.get(key)
     except (_Uncacheable, TypeError):
+        spec = SPECS[operator]
         return spec.finish(spec.plan(f, x, seeds, args, backend, chunk_size).call(x, seeds, args))
-    plan = PLANS.get(key)
     if plan is None:
+        spec = SPECS[operator]
         plan = spec.plan(f, x, seeds, args, backend, chunk_size)
         PLANS.put(key, plan)
-    elif plan.fast:  # every argument is the engine's own array: straight to the (compiled) operator
-        return plan.fast(x, *seeds, *args)
-    return spec.finish(plan.call(x, seeds, args))
+    else:
+        if plan.advice is not None:
+            plan.counted()
+        if plan.fast:  # every argument is the engine's own array: straight to the (compiled) operator
+            return plan.fast(x, *seeds, *args)
+    out = plan.call(x, seeds, args)
+    return out[0] if len(out) == 1 else out
 
 
 # ---------------------------------------------------------------------------- prepare
@@ -192,9 +197,12 @@ class Prepared:
         self.backend = self._plan.b
         self._direct = self._plan.native_signature((x, *args))
         self._fast: Callable[..., Any] | None = None
+        self._counted = self._plan.counted if self._plan.advice is not None else None
 
     def __call__(self, x: Any, *args: Any) -> Any:
         try:
+            if self._counted is not None:
+                self._counted()
             fast = self._fast
             if fast is not None:
                 return fast(x, *args)
