@@ -31,6 +31,8 @@ def size(a: Array) -> int:
 
 
 def check_scalar(operator: str, y: Array) -> None:
+    if isinstance(y, tuple):  # a pytree's leaves
+        raise _errors.not_scalar(operator, (sum(size(a) for a in y),))
     dims = getattr(y, "shape", None)
     if dims is not None and len(dims) == 0:
         return
@@ -39,6 +41,12 @@ def check_scalar(operator: str, y: Array) -> None:
 
 
 def check_seed(operator: str, kind: str, seed: Array, like: Array, of: str) -> None:
+    if isinstance(seed, tuple) or isinstance(like, tuple):  # a pytree's leaves, in tree form
+        if not (isinstance(seed, tuple) and isinstance(like, tuple) and len(seed) == len(like)):
+            raise ValueError(f"{operator}: the {kind} must have the structure of {of}")
+        for s, a in zip(seed, like):
+            check_seed(operator, kind, s, a, of)
+        return
     if shape(seed) != shape(like):
         raise _errors.bad_seed(kind, operator, shape(seed), shape(like), of)
 
@@ -46,6 +54,8 @@ def check_seed(operator: str, kind: str, seed: Array, like: Array, of: str) -> N
 def cast_seed(b: Backend, seed: Array, like: Array, kind: str, of: str = "x") -> Array:
     """A seed in the dtype of what it is a tangent or cotangent of (float32 seeds for float64 x are
     cast); a complex seed for a real array is an error, not a silently dropped imaginary part."""
+    if isinstance(seed, tuple):  # a pytree's leaves, each cast to its own leaf's dtype
+        return tuple(cast_seed(b, s, a, kind, of) for s, a in zip(seed, like))
     if seed.dtype == like.dtype:
         return seed
     name, want = str(seed.dtype), str(like.dtype)
@@ -195,6 +205,34 @@ def jacobian(
     return y, b.namespace(rows).reshape(rows, (*shape(y), *shape(x)))
 
 
+def batched_jvp(b: Backend, f: Callable, x: Array, vs: Array) -> tuple[Array, Array]:
+    """``(f(x), [J v for v in vs])``, the tangents stacked on a leading axis: one batched pushforward
+    (a Jacobian's rows of pullbacks where the backend has no pushforward)."""
+    vs = cast_seed(b, vs, x, "tangents")
+    if use_forward(b, True):
+        return b.batched_pushforward(f, x, vs)
+    y, jac = jacobian(b, f, x, None, False)
+    xp = b.namespace(jac)
+    k, m, n = int(vs.shape[0]), size(y), size(x)
+    out = xp.matmul(xp.reshape(vs, (k, n)), xp.permute_dims(xp.reshape(jac, (m, n)), (1, 0)))
+    return y, xp.reshape(out, (k, *shape(y)))
+
+
+def batched_vjp(b: Backend, f: Callable, x: Array, ws: Array) -> tuple[Array, Array]:
+    """``(f(x), [wᵀ J for w in ws])``, the cotangents stacked on a leading axis: one batched pullback
+    (a Jacobian's columns of pushforwards where the backend has no pullback)."""
+    if not use_forward(b, False):
+        y, pullbacks = b.batched_pullback(f, x)
+        check_seed("vjp", "cotangents", ws[0], y, "f(x)")
+        return y, pullbacks(cast_seed(b, ws, y, "cotangents", "f(x)"))
+    y, jac = jacobian(b, f, x, None, True)
+    check_seed("vjp", "cotangents", ws[0], y, "f(x)")
+    xp = b.namespace(jac)
+    k, m, n = int(ws.shape[0]), size(y), size(x)
+    out = xp.matmul(xp.reshape(cast_seed(b, ws, y, "cotangents", "f(x)"), (k, m)), xp.reshape(jac, (m, n)))
+    return y, xp.reshape(out, (k, *shape(x)))
+
+
 # ----------------------------------------------------------------------------- second order
 
 
@@ -216,6 +254,17 @@ def hvp(b: Backend, f: Callable, x: Array, v: Array) -> Array:
             return pushforward(outer, grad, xo, vo)[1]
         # The Hessian is symmetric, so the pullback of the gradient along v is H v.
         return pullback(outer, grad, xo)[1](vo)
+
+
+def batched_hvp(b: Backend, f: Callable, x: Array, vs: Array) -> Array:
+    """``[∇²f(x) v for v in vs]``, stacked on a leading axis: one batched forward-over-reverse (or
+    reverse-over-reverse) product."""
+    with b.nest():
+        outer, grad, xo, to_outer = b.second_order(f, x)
+        vo = to_outer(cast_seed(b, vs, x, "tangents"))
+        if use_forward(outer, True):
+            return outer.batched_pushforward(grad, xo, vo)[1]
+        return outer.batched_pullback(grad, xo)[1](vo)
 
 
 def gradient_and_hessian(b: Backend, f: Callable, x: Array, chunk_size: int | None = None) -> tuple[Array, Array]:
