@@ -12,7 +12,9 @@ entry ``H[i, j]`` is then read directly from ``H @ v_{c(j)}`` or, by symmetry, f
 
 The colorings are greedy first-fit colorings in a chosen vertex order (:data:`ORDERS`); the
 ``*_index`` functions give, for each structural nonzero, its flat position in the compressed
-matrix, so decompression is one gather. Only numpy and scipy are used.
+matrix, so decompression is one gather. Only numpy and scipy are used: the conflict graph is built
+with sparse products, once per pattern for all the orders asked of it in a row, and the sequential
+part of each coloring is a loop of a few Python operations per edge over views of its CSR arrays.
 
 A *pattern* is anything :class:`scipy.sparse.csr_array` accepts: a scipy sparse matrix or array of
 any format, in which every stored entry counts as present (even a stored zero), or a dense array,
@@ -182,7 +184,7 @@ class _Graph:
         return np.asarray(_incidence_degree(indptr, indices, int(self.degree.max(initial=0))), dtype=np.int64)
 
 
-# The graph of the last pattern colored, per kind: a pattern is colored in several orders in a row.
+# The graph of the last pattern colored, per kind (NumPy arrays only): a pattern is colored in several orders in a row.
 _GRAPHS: dict[str, _Graph] = {}
 
 
