@@ -29,6 +29,8 @@ from ._tree import Layout
 # What each result of an operator is shaped like: f(x)'s structure ("out"), x's ("in"), or a
 # matrix of blocks, rows by the first and columns by the second ("out*in": Jacobian, "in*in": Hessian).
 OUT, IN, JAC, HESS = "out", "in", "out*in", "in*in"
+# Seeds stacked on a leading axis (lazy operators' matmat): tangents of x, cotangents of f(x).
+BATCH_IN, BATCH_OUT = "in-batch", "out-batch"
 # A backend's own structured result (a sparse matrix): passed through as it is, then assembled.
 SPARSE = {JAC: "sparse-jacobian", HESS: "sparse-hessian"}
 
@@ -256,7 +258,12 @@ def flat_user(tree: Any, layout: Layout | None, what: str) -> Any:
 def _seed(operator: str, kind: str, seed: Any, point: Point) -> tuple[Any, Any]:
     """Check a seed and return ``(seed leaves, layout)``: `v` ("in") has x's structure and shapes,
     `w` ("out") f(x)'s, checked when f runs."""
-    name = "tangent v" if kind == IN else "cotangent w"
+    name = "tangent v" if kind in (IN, BATCH_IN) else "cotangent w"
+    if kind in (BATCH_IN, BATCH_OUT):  # one array, (k, *x.shape) for tangents; f(x)'s shape is checked later
+        shape = _arrays.shape_of(seed)
+        if kind == BATCH_IN and shape[1:] != point.info.shape:
+            raise _errors.bad_seed(name, operator, shape[1:], point.info.shape, "x")
+        return [seed], None
     if _tree.is_leaf(seed):
         if not (_arrays.is_array(seed) or isinstance(seed, (float, int))):
             raise _errors.bad_input_type(seed, f"the {name}")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import _arrays, _derive, _tree
-from ._backend import Backend, resolve
+from ._backend import Backend, LRUCache, resolve
 from ._call import IN, OUT, Output, Point, flat_user, restore_result, to_native
 
 BackendLike = Backend | str | None
@@ -30,8 +30,33 @@ def _real(y: Any, z: Any) -> Any:
     return y
 
 
+# The flat function (flat x in, flat f(x) out) whose products a compiling backend compiles, one per
+# function, backend and structure of x: a new operator at a new point (a Newton step) reuses them.
+_FLAT = LRUCache(64)
+
+
+def _flat_function(f: Callable, b: Backend, point: Point, vector: bool) -> Callable:
+    """`f` of the flat x; with `vector`, f(x) flat too (a Jacobian's rows), else as it is (a scalar)."""
+
+    def build() -> Callable:
+        shape, output = point.info.shape, Output(b)
+
+        def g(z: Any, *args: Any) -> Any:
+            xz = point.unravel(z) if point.layout is not None else _arrays.array_namespace(z).reshape(z, shape)
+            y = _real(output(f(xz, *args)), z)
+            return _arrays.array_namespace(y).reshape(y, (-1,)) if vector and len(_derive.shape(y)) != 1 else y
+
+        return g
+
+    return _FLAT.get_or_build((f, b, point.key, point.info.shape, point.info.dtype, vector), build)
+
+
 class _Lazy:
-    """What both operators share: the backend, `f` with its constants bound, the native point."""
+    """What both operators share: the backend, `f` with its constants bound, the native point.
+
+    Products on a compiling backend (``compile=True``) run through plans of the flat function, so
+    each is one call of a compiled jvp, vjp or hvp (and ``matmat`` one of a batched one); on an
+    eager backend ``matvec`` reuses a linearization or a pullback's forward pass."""
 
     __array_ufunc__ = None  # so that NumPy's `w @ J` defers to J.__rmatmul__
 
@@ -53,6 +78,14 @@ class _Lazy:
         self._f = lambda z: _real(output(f(point.unravel(z), *consts)), z)
         self._n = _derive.size(self._x)
         self._value: Any = None
+        # Plans of products, by operator and the seed's signature (compiled ones through the flat function).
+        self._g = _flat_function(f, self._b, point, self._rows_kind == OUT)
+        self._args = tuple(args)
+        self._xflat = flat_user(x, point.layout, "x") if _arrays.is_array(x) or point.layout is not None else x
+        if not _arrays.is_array(self._xflat):
+            self._xflat = np.asarray(x, dtype=self._info.dtype).reshape(-1)
+        self._plans: dict[tuple, Any] = {}
+        self._compiled = self._b.compiles
 
     @property
     def backend(self) -> Backend:
@@ -123,15 +156,56 @@ class _Lazy:
             out = _arrays.array_namespace(out).reshape(out, (int(np.prod(out_shape, dtype=np.int64)), *shape[1:]))
         return _arrays.restore(out, info)
 
-    def _apply_columns(self, matvec: Callable[[Any], Any], mat: Any, rows: int) -> Any:
+    def _planned(self, name: str, seed: Any) -> Any:
+        """The product `name` (jvp, vjp, hvp; jvps, vjps, hvps for stacked seeds) of the flat function
+        at the flat x, through a plan kept per seed signature; the result in the library of x."""
+        key = (name, type(seed), _arrays.shape_of(seed), _arrays.dtype_name(seed))
+        plan = self._plans.get(key)
+        if plan is None:
+            from ._operators import BATCHED, SPECS
+
+            spec = SPECS.get(name) or BATCHED[name]
+            plan = spec.plan(self._g, self._xflat, (seed,), self._args, self._b, None)
+            self._plans[key] = plan
+        return plan.call(self._xflat, (seed,), self._args)[0]
+
+    def _product(self, name: str, seed: Any, size: int, out_size: int) -> Any:
+        """A planned product of a flat seed (or a column of one), flat, in the library of the seed."""
+        shape = _arrays.shape_of(seed)
+        if shape not in ((size,), (size, 1)):
+            raise ValueError(f"{type(self).__name__}: expected a vector of length {size}, got shape {shape}")
+        if not _arrays.is_array(seed):
+            seed = np.asarray(seed)
+        xp = _arrays.array_namespace(seed)
+        out = self._planned(name, xp.reshape(seed, (size,)) if len(shape) == 2 else seed)
+        if len(shape) == 2:
+            out = _arrays.array_namespace(out).reshape(out, (out_size, 1))
+        return self._like_seed(out, seed)
+
+    def _like_seed(self, out: Any, seed: Any) -> Any:
+        lib = _arrays.library_of(seed) or "numpy"
+        if lib == (_arrays.library_of(out) or "numpy"):
+            return out
+        device = getattr(seed, "device", None) if lib == "torch" else None
+        return _arrays.restore(out, _arrays.ArrayInfo(lib, self._info.dtype, (), device))
+
+    def _apply_columns(self, name: str, mat: Any, rows: int, out_rows: int) -> Any:
+        """``name`` applied to each column of `mat` as one batched product (columns of the result)."""
         shape = _arrays.shape_of(mat)
         if len(shape) != 2 or shape[0] != rows:
             raise ValueError(f"{type(self).__name__}: expected a matrix with {rows} rows, got shape {shape}")
-        cols = [matvec(mat[:, j]) for j in range(shape[1])]
-        lib = _arrays.library_of(mat) or "numpy"
-        if not cols:
-            return np.zeros((self.shape[0] if rows == self.shape[1] else self.shape[1], 0), self.dtype)
-        return np.stack(cols, axis=1) if lib == "numpy" else _arrays.array_namespace(cols[0]).stack(cols, axis=1)
+        if shape[1] == 0:
+            return np.zeros((out_rows, 0), self.dtype)
+        if not _arrays.is_array(mat):
+            mat = np.asarray(mat)
+        xp = _arrays.array_namespace(mat)
+        seeds = xp.permute_dims(mat, (1, 0)) if hasattr(xp, "permute_dims") else mat.T
+        if _arrays.library_of(seeds) == "numpy":
+            seeds = np.ascontiguousarray(seeds)
+        out = self._planned(name, seeds)  # (k, out_rows)
+        oxp = _arrays.array_namespace(out)
+        out = oxp.permute_dims(out, (1, 0)) if hasattr(oxp, "permute_dims") else out.T
+        return self._like_seed(out, mat)
 
     def __matmul__(self, v: Any) -> Any:
         if not _tree.is_leaf(v):  # a pytree of x's structure: the product in f(x)'s structure
@@ -185,22 +259,28 @@ class JacobianOperator(_Lazy):
         return self._pullback
 
     def matvec(self, v: Any) -> Any:
-        """``J v`` for a vector of length ``x.size``: one pushforward (a linearization where the engine has one)."""
+        """``J v`` for a vector of length ``x.size``: one pushforward (compiled with the backend; eagerly,
+        a linearization where the engine has one)."""
+        if self._compiled:
+            return self._product("jvp", v, self.shape[1], self.shape[0])
         jvp = self._linearized()
         return self._apply(jvp, v, _arrays.shape_of(self._x), _derive.shape(self._native_value()))
 
     def rmatvec(self, w: Any) -> Any:
-        """``Jᵀ w`` for a vector of length ``f(x).size``: one pullback, reusing the forward pass."""
+        """``Jᵀ w`` for a vector of length ``f(x).size``: one pullback (compiled with the backend; eagerly,
+        reusing the forward pass)."""
+        if self._compiled:
+            return self._product("vjp", w, self.shape[0], self.shape[1])
         vjp = self._pulled_back()
         return self._apply(vjp, w, _derive.shape(self._native_value()), _arrays.shape_of(self._x))
 
     def matmat(self, v: Any) -> Any:
-        """``J V`` for a matrix whose columns are tangents."""
-        return self._apply_columns(self.matvec, v, self.shape[1])
+        """``J V`` for a matrix whose columns are tangents: one batched pushforward."""
+        return self._apply_columns("jvps", v, self.shape[1], self.shape[0])
 
     def rmatmat(self, w: Any) -> Any:
-        """``Jᵀ W`` for a matrix whose columns are cotangents."""
-        return self._apply_columns(self.rmatvec, w, self.shape[0])
+        """``Jᵀ W`` for a matrix whose columns are cotangents: one batched pullback."""
+        return self._apply_columns("vjps", w, self.shape[0], self.shape[1])
 
     def __rmatmul__(self, w: Any) -> Any:
         if not _tree.is_leaf(w):  # a pytree of f(x)'s structure: the pullback in x's structure
@@ -296,14 +376,16 @@ class HessianOperator(_Lazy):
         return _derive.hvp(self._b, self._f, self._x, v)
 
     def matvec(self, v: Any) -> Any:
-        """``H v``: one Hessian-vector product."""
+        """``H v``: one Hessian-vector product (compiled with the backend)."""
+        if self._compiled:
+            return self._product("hvp", v, self._n, self._n)
         return self._apply(self._hvp, v, _arrays.shape_of(self._x), _arrays.shape_of(self._x))
 
     rmatvec = matvec
 
     def matmat(self, v: Any) -> Any:
-        """``H V`` for a matrix whose columns are tangents."""
-        return self._apply_columns(self.matvec, v, self._n)
+        """``H V`` for a matrix whose columns are tangents: one batched Hessian-vector product."""
+        return self._apply_columns("hvps", v, self._n, self._n)
 
     rmatmat = matmat
 

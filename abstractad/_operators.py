@@ -9,7 +9,7 @@ from typing import Any
 
 from . import _arrays, _derive, _errors, _tree
 from ._backend import Backend, LRUCache
-from ._call import HESS, IN, JAC, OUT, Plan, _plain_tensor
+from ._call import BATCH_IN, BATCH_OUT, HESS, IN, JAC, OUT, Plan, _plain_tensor
 
 
 def _first(derive: Callable) -> Callable:
@@ -80,6 +80,14 @@ SPECS: dict[str, Spec] = {
         "value_gradient_and_hessian", _derive.value_gradient_and_hessian, (OUT, IN, HESS), chunked=True
     ),
     "second_derivative": Spec("second_derivative", _first(_derive.second_derivative), (OUT,)),
+}
+
+
+# Batches of products for lazy operators' matmat (not public operators): seeds stacked on a leading axis.
+BATCHED: dict[str, Spec] = {
+    "jvps": Spec("jvps", _derive.batched_jvp, (OUT, OUT), (BATCH_IN,), keep=1),
+    "vjps": Spec("vjps", _derive.batched_vjp, (OUT, IN), (BATCH_OUT,), keep=1),
+    "hvps": Spec("hvps", _first(_derive.batched_hvp), (IN,), (BATCH_IN,)),
 }
 
 
