@@ -40,6 +40,12 @@ def library_of(x: Any) -> str | None:
 _LIBRARY_OF_TYPE: dict[type, str | None] = {}
 
 
+def is_dtensor(x: Any) -> bool:
+    """A torch DTensor (``torch.distributed.tensor``), recognised without importing torch."""
+    kind = type(x)
+    return kind.__name__ == "DTensor" and kind.__module__.startswith("torch.distributed")
+
+
 def is_array(x: Any) -> bool:
     """True for an array of a known library (NumPy scalars included)."""
     return library_of(x) is not None

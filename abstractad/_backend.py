@@ -177,6 +177,14 @@ class Backend:
     def compiles(self) -> bool:
         return bool(getattr(self, "compile", False))
 
+    def place_like(self, r: Array, x: Array) -> Array:
+        """Optional: a result `r` in x's structure placed as its leaf `x` is (a JAX sharding, a DTensor's
+        placements), where the engine's own rules place it otherwise. Default: `r` as it is."""
+        return r
+
+    # Whether torch DTensors may be differentiated leaf by leaf in reverse mode (the torch backend).
+    takes_dtensor: ClassVar[bool] = False
+
     def eager_advice(self) -> str | None:
         """Optional: what to switch to when the same function runs eagerly many times (JAX: eager calls
         trace `f` anew each time); None (the default) where eager calls are as fast as they get."""

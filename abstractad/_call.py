@@ -334,6 +334,7 @@ class Plan:
         arg_leaves, self.arg_spec = _tree.flatten(tuple(args))
         self.slots = [i for i, a in enumerate(arg_leaves) if _arrays.is_array(a)]
         self.b = b = resolve(backend, x if point.layout is None else _tree.flatten(x)[0][0])
+        _check_dtensors(operator, b, x, seeds, arg_leaves)
         for info in point.infos:
             if not b.supports_dtype(info.dtype):
                 raise _errors.unsupported_dtype(b, info.dtype)
@@ -574,17 +575,20 @@ class _Traced:
             seeds = cx.seeds(seeds)
             out = derive(b, cx.function(fx), _complex.pairs(xn) if complex_x else xn, *seeds, *static)
             out = out if keep is None else (out[keep],)
-            results = (_like_x(cx.result(r, kind, x_ndim), kind, xn) for r, kind in zip(out, kinds))
+            results = (_like_x(b, cx.result(r, kind, x_ndim), kind, xn) for r, kind in zip(out, kinds))
             return tuple(_split(r, kind, point, output) for r, kind in zip(results, kinds))
 
         return op, output
 
 
-def _like_x(r: Any, kind: str, xn: Any) -> Any:
+def _like_x(b: Backend, r: Any, kind: str, xn: Any) -> Any:
     """A result in x's structure (gradient, vjp, hvp, Hessian) in x's dtype: an engine rule that
-    promotes (autograd's mean divides by an int64 count) does not turn float32 into float64."""
+    promotes (autograd's mean divides by an int64 count) does not turn float32 into float64; and
+    placed as x is (sharding, placements: the backend's place_like)."""
     if isinstance(r, tuple):  # tree form: leaf by leaf
-        return tuple(_like_x(a, kind, z) for a, z in zip(r, xn)) if kind == IN else r
+        return tuple(_like_x(b, a, kind, z) for a, z in zip(r, xn)) if kind == IN else r
+    if kind == IN:
+        r = b.place_like(r, xn)
     if kind not in (IN, HESS) or r.dtype == xn.dtype:
         return r
     name = _arrays.dtype_name(xn)
@@ -592,6 +596,29 @@ def _like_x(r: Any, kind: str, xn: Any) -> Any:
         return r
     xp = _arrays.array_namespace(r)
     return xp.astype(r, getattr(xp, name)) if hasattr(xp, name) else r
+
+
+def _check_dtensors(operator: str, b: Backend, x: Any, seeds: Sequence[Any], constants: Sequence[Any]) -> None:
+    """Refuse torch DTensors, before any engine work, wherever their shards would be joined: anything
+    but reverse mode leaf by leaf on a backend that takes them (DLPack would hand another library only
+    the local shard, torch's forward mode has no sharding rules, a matrix joins every leaf)."""
+    named = [("x", leaf) for leaf in _tree.flatten(x)[0]]
+    named += [("a seed", leaf) for s in seeds for leaf in _tree.flatten(s)[0]]
+    named += [("a constant", leaf) for leaf in constants]
+    found = next(((where, a) for where, a in named if _arrays.is_dtensor(a)), None)
+    if found is None:
+        return
+    where, a = found
+    reverse = operator in ("gradient", "vjp") or (operator == "hvp" and b.mode == "reverse")
+    if not b.takes_dtensor:
+        reason = f"backend {b!r} would convert it to another library (DLPack exports only the local shard)"
+    elif operator in ("jvp", "derivative", "second_derivative") or (reverse and _derive.use_forward(b, False)):
+        reason = "torch's forward mode (torch.func.jvp, forward_ad) does not support DTensors"
+    elif not reverse:
+        reason = f"{operator} forms one matrix over all of x's leaves (or runs forward mode), which shards cannot make"
+    else:
+        return
+    raise _errors.dtensor_refused(operator, where, tuple(a.placements), reason)
 
 
 # Eager calls of one plan before the note; the functions already told about (weakly held).

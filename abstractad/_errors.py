@@ -201,3 +201,11 @@ def user_stacklevel() -> int:
     while frame is not None and frame.f_globals.get("__name__", "").split(".", 1)[0] == "abstractad":
         frame, level = frame.f_back, level + 1
     return level
+
+
+def dtensor_refused(operator: str, where: str, placements: Any, reason: str) -> TypeError:
+    return TypeError(
+        f"{operator}: {where} is a torch DTensor (placements {placements}), and {reason}. DTensors are "
+        "differentiated in reverse mode only, leaf by leaf: use gradient, value_and_gradient, vjp or "
+        "value_and_vjp (hvp with Torch(mode='reverse')) on backend='torch', or pass full tensors (x.full_tensor())."
+    )

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _arrays, _derive, _tree
 from ._backend import Backend, LRUCache, resolve
-from ._call import IN, OUT, Output, Point, flat_user, restore_result, to_native
+from ._call import IN, OUT, Output, Point, _check_dtensors, flat_user, restore_result, to_native
 
 BackendLike = Backend | str | None
 
@@ -69,6 +69,7 @@ class _Lazy:
             raise TypeError(_REAL_ONLY)
         first = x if point.layout is None else _tree.flatten(x)[0][0]
         self._b = resolve(backend, first)
+        _check_dtensors(type(self).__name__, self._b, x, (), args)
         self._lock = threading.Lock()
         leaves, spec = _tree.flatten(tuple(args))
         with self._b.scope(self._info.dtype):

@@ -76,6 +76,16 @@ class Jax(Backend):
 
         return jax.value_and_grad(checked)(x)
 
+    def place_like(self, r: Any, x: Any) -> Any:
+        """Eager JAX may return a sharded leaf's gradient gathered (a contraction over the sharded axis):
+        put it back on the leaf's sharding. Tracers (jit) are left to XLA's own propagation."""
+        if isinstance(r, jax.core.Tracer) or isinstance(x, jax.core.Tracer) or not isinstance(x, jax.Array):
+            return r
+        want = x.sharding
+        if len(want.device_set) == 1 or r.sharding.is_equivalent_to(want, r.ndim):
+            return r
+        return jax.device_put(r, want)
+
     def linearize(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
         if self.mode == "reverse":
             return super().linearize(f, x)

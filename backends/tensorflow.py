@@ -169,6 +169,15 @@ class TensorFlow(Backend):
         return _foreign_function(fn)
 
     # ------------------------------------------------------------------ compilation
+    def eager_advice(self) -> str | None:
+        if self.compile:
+            return None
+        return (
+            "Eager TensorFlow runs f and its tape op by op through Python on every call: for a hot loop pass "
+            "backend=ad.backends.TensorFlow(compile=True) (one tf.function per operator and shapes), or use "
+            "ad.prepare(...) with it; f's closed-over tensors are then read once, when it is traced."
+        )
+
     def compile_operator(self, fn: Callable) -> Callable | None:
         return _Compiled(fn)
 

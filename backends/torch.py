@@ -121,7 +121,18 @@ def _check_output(y: Any) -> Any:
 
 
 def _cast(seed: Tensor, like: Tensor) -> Tensor:
+    if _arrays.is_dtensor(like) and not _arrays.is_dtensor(seed):
+        return _replicated(seed.to(like.dtype), like)
     return seed if seed.dtype == like.dtype and seed.device == like.device else seed.to(like.device, like.dtype)
+
+
+def _replicated(t: Tensor, like: Any) -> Any:
+    """A plain tensor (a seed) as a DTensor replicated over `like`'s mesh: torch refuses to mix the two.
+    ``from_local`` without the check needs no communication (every rank holds the same seed)."""
+    from torch.distributed.tensor import DTensor, Replicate
+
+    mesh = like.device_mesh
+    return DTensor.from_local(t, mesh, [Replicate()] * mesh.ndim, run_check=False)
 
 
 # Pytrees reach the primitives as tuples of tensors (their leaves, each its own shape and dtype);
@@ -227,6 +238,7 @@ class Torch(Backend):
     """
 
     name: ClassVar[str] = "torch"
+    takes_dtensor: ClassVar[bool] = True  # reverse mode over DTensor leaves keeps their placements
     takes_pytrees: ClassVar[bool] = True
     mode: Mode = None
     device: str | torch.device | None = None
@@ -362,6 +374,13 @@ class Torch(Backend):
     # ------------------------------------------------------------------ hooks
     def namespace(self, x: Any) -> Any:
         return xp_torch
+
+    def place_like(self, r: Any, x: Any) -> Any:
+        """A DTensor gradient with its leaf's placements: torch's autograd picks its own (a ``Shard(0)``
+        weight's gradient can come back ``Replicate()``); redistributing it is a local slice or a reduction."""
+        if _arrays.is_dtensor(x) and _arrays.is_dtensor(r) and tuple(r.placements) != tuple(x.placements):
+            return r.redistribute(x.device_mesh, x.placements)
+        return r
 
     def asarray(self, a: Any) -> Tensor:
         t = _to_tensor(a)
