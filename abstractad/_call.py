@@ -42,10 +42,15 @@ def to_native(b: Backend, a: Any, info: _arrays.ArrayInfo | None = None) -> Any:
     return b.asarray(a)
 
 
+def _numpy_float(a: Any) -> bool:
+    """A NumPy float array (float32 or wider) that a compiled operator taking NumPy gets as it is."""
+    return type(a) is np.ndarray and a.dtype.kind == "f" and a.dtype.itemsize > 2
+
+
 def to_argument(b: Backend, a: Any, info: _arrays.ArrayInfo | None = None) -> Any:
     """`a` as an argument of the backend's compiled operator: a NumPy array as it is where the
     compiled operator transfers it itself (``jax.jit``), else the backend's array."""
-    if type(a) is np.ndarray and b.takes_numpy and a.dtype.kind == "f" and a.dtype.itemsize > 2:
+    if b.takes_numpy and _numpy_float(a):
         return a
     return to_native(b, a, info)
 
@@ -104,9 +109,8 @@ class Point:
         """x as the compiled operator's leading arguments: one array, or each leaf in tree form."""
         if self.layout is None:
             return [convert(b, x, self.info)]
-        leaves = _tree.flatten(x)[0]
         if self.tree:
-            return [convert(b, leaf, info) for leaf, info in zip(leaves, self.infos)]
+            return [convert(b, leaf, info) for leaf, info in zip(_tree.flatten(x)[0], self.infos)]
         return [self.native(b, x)]
 
     def unravel(self, z: Any) -> Any:
@@ -433,7 +437,7 @@ class Plan:
         numpy = b.takes_numpy and self.assemble is None  # NumPy float arrays go straight in (jax.jit)
         out = []
         for a in values:
-            if numpy and type(a) is np.ndarray and a.dtype.kind == "f" and a.dtype.itemsize > 2:
+            if numpy and _numpy_float(a):
                 out.append((np.ndarray, a.shape, a.dtype, None))
                 continue
             if _arrays.library_of(a) != lib or lib == "numpy" or not hasattr(a, "shape"):

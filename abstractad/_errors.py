@@ -193,12 +193,14 @@ def eager_note(operator: str, f: Any, backend: Any, calls: int, advice: str) -> 
     )
 
 
-def user_stacklevel() -> int:
-    """The stacklevel of the first frame outside abstractad, so that a warning points at the user's call."""
+def user_stacklevel(*skip: str) -> int:
+    """The stacklevel (for a ``warnings.warn`` in the caller) of the first frame outside abstractad and
+    the packages `skip`, so that a warning points at the user's call."""
     import sys
 
+    packages = ("abstractad", *skip)
     frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").split(".", 1)[0] == "abstractad":
+    while frame is not None and frame.f_globals.get("__name__", "").split(".", 1)[0] in packages:
         frame, level = frame.f_back, level + 1
     return level
 

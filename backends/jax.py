@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -14,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from abstractad import _arrays
+from abstractad import _arrays, _errors
 from abstractad._backend import Backend, Mode, check_mode
 
 _WIDE = ("float64", "complex128")
@@ -242,7 +241,7 @@ class _Jitted:
         with self._lock:
             first, self.eager = not self.eager, True
         if first:
-            warnings.warn(_fallback_message(reason), CompileFallbackWarning, stacklevel=_user_stacklevel())
+            warnings.warn(_fallback_message(reason), CompileFallbackWarning, stacklevel=_errors.user_stacklevel("jax"))
         return out
 
 
@@ -255,14 +254,6 @@ def _fallback_message(e: Exception) -> str:
         "arrays with array operations; or pass values that select code paths as constants (*args) that "
         "are not arrays. Use Jax() to run eagerly without this warning."
     )
-
-
-def _user_stacklevel() -> int:
-    """The stacklevel of the first frame outside abstractad and JAX, so the warning points at the user."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").split(".", 1)[0] in ("abstractad", "jax"):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 _arrays.register_namespace("jax", lambda *arrays: jnp)

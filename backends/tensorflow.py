@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -38,7 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 import tensorflow as tf
 
-from abstractad import _arrays
+from abstractad import _arrays, _errors
 from abstractad._autograph import skip_autograph
 from abstractad._backend import Backend, Mode, check_mode
 
@@ -503,19 +502,11 @@ class _Compiled:
                 "TensorFlow(compile=True): f could not be traced by tf.function "
                 f"({type(e).__name__}: {lines[-1] if lines else ''}); this operator runs eagerly instead.",
                 RuntimeWarning,
-                stacklevel=_user_stacklevel(),
+                stacklevel=_errors.user_stacklevel(),
             )
             return out
         self.graph = concrete
         return None
-
-
-def _user_stacklevel() -> int:
-    """The stacklevel of the first frame outside abstractad, so that a warning points at the user's call."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("abstractad"):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 # ---------------------------------------------------------------------------- Array API adapter
