@@ -11,6 +11,7 @@ import numpy as np
 from . import _arrays, _derive, _tree
 from ._backend import Backend, LRUCache, resolve
 from ._call import IN, OUT, Output, Point, _check_dtensors, flat_user, restore_result, to_native
+from ._operators import apply
 
 BackendLike = Backend | str | None
 
@@ -79,13 +80,12 @@ class _Lazy:
         self._f = lambda z: _real(output(f(point.unravel(z), *consts)), z)
         self._n = _derive.size(self._x)
         self._value: Any = None
-        # Plans of products, by operator and the seed's signature (compiled ones through the flat function).
+        # Compiled products are operator calls on the flat function (see _planned).
         self._g = _flat_function(f, self._b, point, self._rows_kind == OUT)
         self._args = tuple(args)
         self._xflat = flat_user(x, point.layout, "x") if _arrays.is_array(x) or point.layout is not None else x
         if not _arrays.is_array(self._xflat):
             self._xflat = np.asarray(x, dtype=self._info.dtype).reshape(-1)
-        self._plans: dict[tuple, Any] = {}
         self._compiled = self._b.compiles
 
     @property
@@ -159,16 +159,9 @@ class _Lazy:
 
     def _planned(self, name: str, seed: Any) -> Any:
         """The product `name` (jvp, vjp, hvp; jvps, vjps, hvps for stacked seeds) of the flat function
-        at the flat x, through a plan kept per seed signature; the result in the library of x."""
-        key = (name, type(seed), _arrays.shape_of(seed), _arrays.dtype_name(seed))
-        plan = self._plans.get(key)
-        if plan is None:
-            from ._operators import BATCHED, SPECS
-
-            spec = SPECS.get(name) or BATCHED[name]
-            plan = spec.plan(self._g, self._xflat, (seed,), self._args, self._b, None)
-            self._plans[key] = plan
-        return plan.call(self._xflat, (seed,), self._args)[0]
+        at the flat x, as an operator call: its plan is cached by signature, so operators built later at
+        other points reuse it; the result in the library of x."""
+        return apply(name, self._g, self._xflat, (seed,), self._args, self._b)
 
     def _product(self, name: str, seed: Any, size: int, out_size: int) -> Any:
         """A planned product of a flat seed (or a column of one), flat, in the library of the seed."""

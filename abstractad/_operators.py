@@ -89,6 +89,8 @@ BATCHED: dict[str, Spec] = {
     "vjps": Spec("vjps", _derive.batched_vjp, (OUT, IN), (BATCH_OUT,), keep=1),
     "hvps": Spec("hvps", _first(_derive.batched_hvp), (IN,), (BATCH_IN,)),
 }
+# What `apply` runs: the public operators and the batches.
+OPERATIONS: dict[str, Spec] = {**SPECS, **BATCHED}
 
 
 # Plans of unprepared calls, by what determines them: the operator, f, the backend and the types,
@@ -142,10 +144,10 @@ def _apply(
         key = (operator, f, backend, chunk_size, len(seeds), _key_of(x), *map(_key_of, seeds), *map(_key_of, args))
         plan = PLANS.get(key)
     except (_Uncacheable, TypeError):
-        spec = SPECS[operator]
+        spec = OPERATIONS[operator]
         return spec.finish(spec.plan(f, x, seeds, args, backend, chunk_size).call(x, seeds, args))
     if plan is None:
-        spec = SPECS[operator]
+        spec = OPERATIONS[operator]
         plan = spec.plan(f, x, seeds, args, backend, chunk_size)
         PLANS.put(key, plan)
     else:
