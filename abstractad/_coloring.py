@@ -23,7 +23,7 @@ in which the nonzero entries count.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from heapq import heappop, heappush
 from typing import Any
 
@@ -291,11 +291,40 @@ def _incidence_degree(indptr: list[int], indices: list[int], max_degree: int) ->
 # Vertices of saturation 0 are never pushed: they are taken from one list sorted by rank.
 
 
-def _dsatur_queue(graph: _Graph) -> tuple[list[int], list[int], list[list[int]]]:
-    """``(rank of each vertex, the vertices sorted by rank, one empty heap per saturation)`` for DSATUR."""
+def _dsatur_queue(graph: _Graph) -> tuple[list[int], list[list[int]], list[int], Callable[[int], tuple[int, int]]]:
+    """DSATUR's vertex queue: ``(rank of each vertex, one heap of ranks per saturation, the saturation of
+    each vertex (-1 once colored), pop)``. The caller raises ``saturation[w]``, pushes ``rank[w]`` on
+    that saturation's heap and keeps ``high`` (no heap above holds a vertex) in its own loop;
+    ``pop(high)`` returns ``(v, high)``: the uncolored vertex of highest saturation (ties: larger
+    degree, then smaller index), now marked colored."""
+    n = graph.n
     top = int(graph.degree.max(initial=0))
-    rank = (top - graph.degree) * graph.n + np.arange(graph.n)
-    return rank.tolist(), np.argsort(rank).tolist(), [[] for _ in range(top + 1)]
+    ranks = (top - graph.degree) * n + np.arange(n)
+    rank, by_rank = ranks.tolist(), np.argsort(ranks).tolist()
+    buckets: list[list[int]] = [[] for _ in range(top + 1)]
+    saturation = [0] * n
+    next_unsaturated = 0
+
+    def pop(high: int) -> tuple[int, int]:
+        nonlocal next_unsaturated
+        while high:
+            bucket = buckets[high]
+            if bucket:
+                v = heappop(bucket) % n
+                if saturation[v] == high:  # else a stale entry: v was raised further, or colored
+                    break
+            else:
+                high -= 1
+        else:  # every uncolored vertex has saturation 0
+            v = by_rank[next_unsaturated]
+            next_unsaturated += 1
+            while saturation[v]:
+                v = by_rank[next_unsaturated]
+                next_unsaturated += 1
+        saturation[v] = -1
+        return v, high
+
+    return rank, buckets, saturation, pop
 
 
 def _greedy_distance1(graph: _Graph, order: np.ndarray) -> np.ndarray:
@@ -330,31 +359,16 @@ def _dsatur_distance1(graph: _Graph) -> np.ndarray:
     """First-fit distance-1 coloring in DSATUR order: the saturation of a vertex is the popcount of its mask."""
     n = graph.n
     starts, neighbours = graph.indptr.tolist(), graph.neighbours()
-    rank, by_rank, buckets = _dsatur_queue(graph)
+    rank, buckets, saturation, pop = _dsatur_queue(graph)
     colors = [0] * n
     seen = [0] * n  # the colors of the colored neighbours; -1 (all bits) once colored, so never updated again
-    saturation = [0] * n  # -1 once colored
     high = 0  # no bucket above holds a vertex
-    next_unsaturated = 0
     for _ in range(n):
-        while high:
-            bucket = buckets[high]
-            if bucket:
-                v = heappop(bucket) % n
-                if saturation[v] == high:
-                    break
-            else:
-                high -= 1
-        else:  # every uncolored vertex has saturation 0
-            v = by_rank[next_unsaturated]
-            next_unsaturated += 1
-            while saturation[v]:
-                v = by_rank[next_unsaturated]
-                next_unsaturated += 1
+        v, high = pop(high)
         mask = seen[v]
         c = (~mask & (mask + 1)).bit_length() - 1
         colors[v] = c
-        seen[v] = saturation[v] = -1
+        seen[v] = -1
         bit = 1 << c
         for w in neighbours[starts[v] : starts[v + 1]]:
             mask = seen[w]
@@ -393,10 +407,8 @@ def _greedy_star(graph: _Graph, order: np.ndarray | None) -> np.ndarray:
     starts, neighbours = graph.indptr.tolist(), graph.neighbours()
     dsatur = order is None
     if dsatur:
-        rank, by_rank, buckets = _dsatur_queue(graph)
-        saturation = [0] * n  # -1 once colored
+        rank, buckets, saturation, pop = _dsatur_queue(graph)
         high = 0
-        next_unsaturated = 0
         vertices: Iterable[int] = range(n)
     else:
         vertices = order.tolist()
@@ -407,21 +419,7 @@ def _greedy_star(graph: _Graph, order: np.ndarray | None) -> np.ndarray:
     danger = [0] * n
     for v in vertices:
         if dsatur:
-            while high:
-                bucket = buckets[high]
-                if bucket:
-                    v = heappop(bucket) % n
-                    if saturation[v] == high:
-                        break
-                else:
-                    high -= 1
-            else:
-                v = by_rank[next_unsaturated]
-                next_unsaturated += 1
-                while saturation[v]:
-                    v = by_rank[next_unsaturated]
-                    next_unsaturated += 1
-            saturation[v] = -1
+            v, high = pop(high)
         around = neighbours[starts[v] : starts[v + 1]]
         forbidden = 0
         pairs = twice[v]
