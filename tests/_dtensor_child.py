@@ -49,6 +49,7 @@ def main() -> dict:
 
 
 def checks(rank: int, world: int) -> dict:
+    from _support import raised
     from torch.distributed.device_mesh import DeviceMesh
     from torch.distributed.tensor import DTensor, Replicate, Shard, distribute_tensor
 
@@ -149,13 +150,7 @@ def checks(rank: int, world: int) -> dict:
         try:
             return thunk()
         except Exception as e:
-            frames = traceback.extract_tb(e.__traceback__)
-            ours = [fr for fr in frames if "abstractad" in fr.filename or "/backends/" in fr.filename]
-            last = (ours or frames)[-1]
-            failures.append(
-                f"{name}: raised {type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''} "
-                f"(at {last.filename.rsplit('/', 1)[-1]}:{last.lineno} in {last.name})"
-            )
+            failures.append(f"{name}: {raised(e)}")
             return None
 
     torch_b = "torch"

@@ -22,6 +22,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _support import raised
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -134,13 +135,7 @@ def main(mode: str) -> dict:
 
                     got = jax.jit(user)(params, seeds, X, y)
             except Exception as e:
-                frames = traceback.extract_tb(e.__traceback__)
-                ours = [fr for fr in frames if "abstractad" in fr.filename or "/backends/" in fr.filename]
-                last = (ours or frames)[-1]
-                failures.append(
-                    f"{where}: raised {type(e).__name__}: {str(e).splitlines()[0][:300]} "
-                    f"(at {last.filename.rsplit('/', 1)[-1]}:{last.lineno})"
-                )
+                failures.append(f"{where}: {raised(e)}")
                 continue
             results, refs, refs_jit = (got, want, want_jit) if len(kinds) > 1 else ((got,), (want,), (want_jit,))
             for kind, r, w, wj in zip(kinds, results, refs, refs_jit):

@@ -92,3 +92,15 @@ def assert_close(got: Any, want: Any, rtol: float) -> None:
 def total(a: Any) -> Any:
     """The sum of `a` in its own library (TensorFlow tensors have no ``.sum()``)."""
     return ad.array_namespace(a).sum(a)
+
+
+def raised(e: BaseException) -> str:
+    """One line for a failure report: the exception, its first line, and where it was raised (the last
+    frame in abstractad or its backends, else the last one)."""
+    import traceback
+
+    frames = traceback.extract_tb(e.__traceback__)
+    ours = [fr for fr in frames if "abstractad" in fr.filename or "/backends/" in fr.filename]
+    last = (ours or frames)[-1]
+    first = str(e).splitlines()[0][:300] if str(e) else ""
+    return f"raised {type(e).__name__}: {first} (at {last.filename.rsplit('/', 1)[-1]}:{last.lineno} in {last.name})"
