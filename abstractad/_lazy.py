@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -72,13 +74,9 @@ class _Lazy:
         self._b = resolve(backend, first)
         _check_dtensors(type(self).__name__, self._b, x, (), args)
         self._lock = threading.Lock()
-        leaves, spec = _tree.flatten(tuple(args))
-        with self._b.scope(self._info.dtype):
-            self._x = point.native(self._b, x)
-            consts = spec.unflatten([to_native(self._b, a) if _arrays.is_array(a) else a for a in leaves])
-        self._output = output = Output(self._b)
-        self._f = lambda z: _real(output(f(point.unravel(z), *consts)), z)
-        self._n = _derive.size(self._x)
+        self._user = (f, x)
+        self._output = Output(self._b)
+        self._n = math.prod(point.info.shape)
         self._value: Any = None
         # Compiled products are operator calls on the flat function (see _planned).
         self._g = _flat_function(f, self._b, point, self._rows_kind == OUT)
@@ -87,6 +85,26 @@ class _Lazy:
         if not _arrays.is_array(self._xflat):
             self._xflat = np.asarray(x, dtype=self._info.dtype).reshape(-1)
         self._compiled = self._b.compiles
+
+    @functools.cached_property
+    def _eager(self) -> tuple[Any, Callable[[Any], Any]]:
+        """``(x as the engine's array, f of it with its constants bound)``: what eager products, the value
+        and the dense matrix use, converted on first use (a compiled product never needs them)."""
+        f, x = self._user
+        point, output = self._point, self._output
+        leaves, spec = _tree.flatten(self._args)
+        with self._b.scope(self._info.dtype):
+            xn = point.native(self._b, x)
+            consts = spec.unflatten([to_native(self._b, a) if _arrays.is_array(a) else a for a in leaves])
+        return xn, lambda z: _real(output(f(point.unravel(z), *consts)), z)
+
+    @property
+    def _x(self) -> Any:
+        return self._eager[0]
+
+    @property
+    def _f(self) -> Callable[[Any], Any]:
+        return self._eager[1]
 
     @property
     def backend(self) -> Backend:
