@@ -227,10 +227,10 @@ def test_lazy_matmat_is_one_batched_call(engine: str) -> None:
     assert len(calls) <= 2  # vmapped: f runs once (twice where an engine evaluates the primal apart)
 
 
-@pytest.mark.skipif(not installed("jax"), reason="needs JAX")
-def test_eager_note_once_per_function() -> None:
-    """After many eager JAX calls of one function: one EagerWarning that names the fix; none when
-    compiled; a warnings filter silences it."""
+@pytest.mark.parametrize("engine", COMPILING)
+def test_eager_note_once_per_function(engine: str) -> None:
+    """After many eager calls of one function on JAX or TensorFlow: one EagerWarning that names the
+    fix; none when compiled; a warnings filter silences it."""
 
     def f(x: Any) -> Any:
         return xp_of(x).sum(x**2)
@@ -239,9 +239,10 @@ def test_eager_note_once_per_function() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for _ in range(250):
-            ad.gradient(f, x, backend="jax")
+            ad.gradient(f, x, backend=engine)
     notes = [w for w in caught if issubclass(w.category, ad.EagerWarning)]
-    assert len(notes) == 1 and "Jax(compile=True)" in str(notes[0].message) and notes[0].filename == __file__
+    fix = "Jax(compile=True)" if engine == "jax" else "TensorFlow(compile=True)"
+    assert len(notes) == 1 and fix in str(notes[0].message) and notes[0].filename == __file__
 
     def h(x: Any) -> Any:
         return xp_of(x).sum(x**2)
@@ -250,9 +251,9 @@ def test_eager_note_once_per_function() -> None:
         warnings.simplefilter("always")
         warnings.filterwarnings("ignore", category=ad.EagerWarning)
         for _ in range(150):
-            ad.gradient(h, x, backend="jax")
+            ad.gradient(h, x, backend=engine)
     assert not caught
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for _ in range(150):
-            ad.gradient(h, x, backend=ad.backends.Jax(compile=True))
+            ad.gradient(h, x, backend=compiled(engine))
