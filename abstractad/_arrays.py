@@ -292,6 +292,11 @@ def to_numpy(a: Any) -> np.ndarray:
     """Any library's array as a NumPy array (zero copy where the library allows)."""
     lib = library_of(a)
     if lib == "torch":
+        if not a.requires_grad:
+            try:  # a plain CPU tensor: its own buffer
+                return a.numpy()
+            except (TypeError, RuntimeError):  # on a GPU, bfloat16, a lazy conjugate or negation bit
+                pass
         a = a.detach().cpu().resolve_conj().resolve_neg()
         if str(a.dtype) == "torch.bfloat16":  # NumPy's bfloat16 is ml_dtypes', with the same bits
             import ml_dtypes

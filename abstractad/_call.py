@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import numbers
 import warnings
 import weakref
@@ -372,7 +373,12 @@ class Plan:
         self.fast: Callable[..., Any] | bool | None = None
         # Eager calls of an engine whose eager calls are slow are counted, for one note (see counted).
         self.f, self.calls, self.advice = f, 0, b.eager_advice()
-        self.native = self.native_signature((x, *seeds, *args)) is not None
+        native = self.native_signature((x, *seeds, *args))
+        self.native = native is not None
+        # The arguments that a direct call converts itself: NumPy arrays, where the engine does not take them.
+        self.to_engine = (
+            () if native is None or b.takes_numpy else tuple(i for i, sig in enumerate(native) if sig[0] is np.ndarray)
+        )
         if b.compiles:
             self.key = (
                 b,
@@ -434,7 +440,8 @@ class Plan:
         own library (on the backend's device): results then need no conversion."""
         b = self.b
         lib = _arrays.library_of(b.asarray(np.zeros(1, dtype=np.float32)))
-        numpy = b.takes_numpy and self.assemble is None  # NumPy float arrays go straight in (jax.jit)
+        # NumPy float arrays go straight in (jax.jit), or through the backend's asarray (zero copy on torch).
+        numpy = self.assemble is None and lib != "numpy"
         out = []
         for a in values:
             if numpy and _numpy_float(a):
@@ -449,27 +456,51 @@ class Plan:
         return tuple(out)
 
     def learn_fast(self) -> None:
-        """After a call: the direct operator, wrapped in the backend's scope where it has one."""
+        """After a call: the direct operator, inside the backend's scope where it has one."""
         if self.fast is not None:
             return
         direct = self.direct()
         if direct is None:
             self.fast = False
             return
-        if self.point.info.library == "numpy":  # NumPy in, NumPy out: the engine's buffers are read-only
-            engine, one = direct, len(self.kinds) == 1
+        numpy_out = self.point.info.library == "numpy"
+        if self.to_engine == (0,) and numpy_out and len(self.kinds) == 1:
+            # The SciPy user's call (one NumPy x, one NumPy result): one closure.
+            fn, asarray, info = self.fn, self.b.asarray, self.point.info
+            restore = _arrays.restore_python
+
+            def direct(x: Any, *args: Any) -> Any:
+                return restore(fn(asarray(x), *args)[0][0], info)
+
+            numpy_out = False
+        elif self.to_engine:  # NumPy arguments of an engine that does not take them: its asarray, one each
+            engine, slots, asarray = direct, self.to_engine, self.b.asarray
 
             def direct(*args: Any) -> Any:
-                out = engine(*args)
-                return np.array(out) if one else tuple(np.array(r) for r in out)
+                values = list(args)
+                for i in slots:
+                    values[i] = asarray(values[i])
+                return engine(*values)
+
+        if numpy_out:  # NumPy in, NumPy out, writable (JAX's buffers are read-only)
+            inner, one, info = direct, len(self.kinds) == 1, self.point.info
+            back = np.array if self.b.takes_numpy else functools.partial(_arrays.restore_python, info=info)
+
+            def direct(*args: Any) -> Any:
+                out = inner(*args)
+                return back(out) if one else tuple(back(r) for r in out)
 
         scope, dtype = self.b.scope, self.point.info.dtype
-        if isinstance(scope(dtype), contextlib.nullcontext):
+        if type(self.b).scope is Backend.scope:
             self.fast = direct
             return
 
         def scoped(*args: Any) -> Any:
-            with scope(dtype):
+            # Asked on every call: the scope follows the engine's state (torch's inference mode, JAX's x64 flag).
+            context = scope(dtype)
+            if type(context) is contextlib.nullcontext:
+                return direct(*args)
+            with context:
                 return direct(*args)
 
         self.fast = scoped
@@ -545,6 +576,10 @@ class _Traced:
         output = Output(b, expect, self.tree)
         complex_x, x_ndim = _complex.is_complex(point.info.dtype), len(point.info.shape)
         unravel = point.unravel
+        # Eager calls of one real array x skip the checks of f(x) once its type and dtype have passed
+        # them (one real array): a compiled operator runs them once, when it is traced.
+        lean = not (b.compiles or hooked or complex_x or point.layout is not None)
+        checked_outputs: set = set()
 
         def op(*flat: Any) -> tuple[tuple[Any, ...], ...]:
             if x_count is None:
@@ -577,8 +612,31 @@ class _Traced:
             # Complex x, seeds and f(x) travel as pairs of reals (see _complex): one convention.
             cx = _complex.Pairs(operator, complex_x, seed_kinds)
             seeds = cx.seeds(seeds)
-            out = derive(b, cx.function(fx), _complex.pairs(xn) if complex_x else xn, *seeds, *static)
-            out = out if keep is None else (out[keep],)
+            if lean and not cx.complex_w:
+                missed: list[bool] = []
+
+                def known(z: Any) -> Any:
+                    y = f(z, *full)
+                    try:
+                        if (type(y), y.dtype) in checked_outputs:
+                            return y
+                    except (AttributeError, TypeError):
+                        pass
+                    missed.append(True)
+                    if _complex.is_complex(_arrays.dtype_name(z)):  # a complex step (see Pairs.function)
+                        return output(y)
+                    r = cx.real_output(output(y))
+                    if r is y and output._raw is None:
+                        checked_outputs.add((type(y), y.dtype))
+                    return r
+
+                out = derive(b, known, xn, *seeds, *static)
+                out = out if keep is None else (out[keep],)
+                if not missed:  # f(x) is one real array: nothing to put back together
+                    return tuple((_like_x(b, r, kind, xn) if kind in (IN, HESS) else r,) for r, kind in zip(out, kinds))
+            else:
+                out = derive(b, cx.function(fx), _complex.pairs(xn) if complex_x else xn, *seeds, *static)
+                out = out if keep is None else (out[keep],)
             results = (_like_x(b, cx.result(r, kind, x_ndim), kind, xn) for r, kind in zip(out, kinds))
             return tuple(_split(r, kind, point, output) for r, kind in zip(results, kinds))
 

@@ -103,26 +103,30 @@ class Pairs:
         def real(z: Any) -> Any:
             if not isinstance(z, tuple) and not complex_x and is_complex(_arrays.dtype_name(z)):
                 return fx(z)  # a complex-step backend evaluating f off the real axis: its own business
-            y = fx(unpairs(z) if complex_x else z)
-            if isinstance(y, tuple):  # a pytree's leaves: complex leaves as pairs, one by one
-                return self._leaves(y)
-            self.complex_y = is_complex(_arrays.dtype_name(y))
-            if self.complex_w and not self.complex_y:
-                raise TypeError("vjp: the cotangent w is complex, but f(x) is real: pass a real w")
-            if self.complex_y:
-                if "out" in self.seed_kinds and not self.complex_w:
-                    raise TypeError("vjp: f(x) is complex, so the cotangent w must be complex too")
-                if complex_x and self.operator == "jacobian":
-                    raise TypeError(
-                        "jacobian: f maps complex x to complex values, a real-linear map that a complex "
-                        "matrix cannot hold in general: use jvp, vjp or lazy_jacobian"
-                    )
-                if self.operator in ("gradient", "hvp"):
-                    raise TypeError(f"{self.operator} needs a real-valued f, but f(x) is complex")
-                return pairs(y)
-            return y
+            return self.real_output(fx(unpairs(z) if complex_x else z))
 
         return real
+
+    def real_output(self, y: Any) -> Any:
+        """f(x) as the engine differentiates it: complex values (or leaves) as pairs, checked
+        against the operator and the cotangent."""
+        if isinstance(y, tuple):  # a pytree's leaves: complex leaves as pairs, one by one
+            return self._leaves(y)
+        self.complex_y = is_complex(_arrays.dtype_name(y))
+        if self.complex_w and not self.complex_y:
+            raise TypeError("vjp: the cotangent w is complex, but f(x) is real: pass a real w")
+        if self.complex_y:
+            if "out" in self.seed_kinds and not self.complex_w:
+                raise TypeError("vjp: f(x) is complex, so the cotangent w must be complex too")
+            if self.complex_x and self.operator == "jacobian":
+                raise TypeError(
+                    "jacobian: f maps complex x to complex values, a real-linear map that a complex "
+                    "matrix cannot hold in general: use jvp, vjp or lazy_jacobian"
+                )
+            if self.operator in ("gradient", "hvp"):
+                raise TypeError(f"{self.operator} needs a real-valued f, but f(x) is complex")
+            return pairs(y)
+        return y
 
     def _leaves(self, y: tuple) -> tuple:
         mask = tuple(is_complex(_arrays.dtype_name(a)) for a in y)

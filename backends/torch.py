@@ -383,6 +383,11 @@ class Torch(Backend):
         return r
 
     def asarray(self, a: Any) -> Tensor:
+        if type(a) is np.ndarray and self.device is None and a.dtype.kind == "f" and a.flags.writeable:
+            # The common case first (a SciPy user's float array): a fresh zero-copy tensor, outside
+            # inference mode an ordinary one (torch.from_numpy refuses non-native byte orders).
+            if a.dtype.isnative and not torch.is_inference_mode_enabled():
+                return torch.from_numpy(a)
         t = _to_tensor(a)
         if _top():
             t = t.detach()  # our own view: the user's requires_grad and .grad stay as they are
