@@ -26,6 +26,52 @@ _REAL_ONLY = (
 )
 
 
+class _LinearOperator:
+    """Makes each operator an instance of SciPy's ``LinearOperator`` where SciPy is installed, so that
+    every solver and ``minimize(hess=...)`` takes it as it is. The SciPy subclass is made on the first
+    operator (importing SciPy costs a third of a second, which ``import abstractad`` does not pay);
+    SciPy's own composite operators (``J * v``, ``H + H``, ``J.H``) call the products through the
+    underscore methods below."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(_scipy_class(cls))
+
+    def _matvec(self, v: Any) -> Any:
+        return self.matvec(v)  # type: ignore[attr-defined]
+
+    def _rmatvec(self, w: Any) -> Any:
+        return self.rmatvec(w)  # type: ignore[attr-defined]
+
+    def _matmat(self, v: Any) -> Any:
+        return self.matmat(v)  # type: ignore[attr-defined]
+
+    def _rmatmat(self, w: Any) -> Any:
+        return self.rmatmat(w)  # type: ignore[attr-defined]
+
+    def _adjoint(self) -> Any:
+        return self.T  # type: ignore[attr-defined]  # real operators: the adjoint is the transpose
+
+    def _transpose(self) -> Any:
+        return self.T  # type: ignore[attr-defined]
+
+
+_SCIPY_CLASSES: dict[type, type] = {}
+
+
+def _scipy_class(cls: type) -> type:
+    """`cls` with SciPy's LinearOperator as a second base (`cls` itself without SciPy); made once."""
+    if cls not in _SCIPY_CLASSES:
+        try:
+            from scipy.sparse.linalg import LinearOperator
+        except ImportError:
+            return cls
+        if issubclass(cls, LinearOperator):
+            return cls
+        namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__}
+        _SCIPY_CLASSES[cls] = type(cls.__name__, (cls, LinearOperator), namespace)
+    return _SCIPY_CLASSES[cls]
+
+
 def _real(y: Any, z: Any) -> Any:
     """`y`, refused if complex for a real `z` (a complex-step backend's complex `z` is its own business)."""
     if "complex" in _arrays.dtype_name(y) and "complex" not in _arrays.dtype_name(z):
@@ -54,7 +100,7 @@ def _flat_function(f: Callable, b: Backend, point: Point, vector: bool) -> Calla
     return _FLAT.get_or_build((f, b, point.key, point.info.shape, point.info.dtype, vector), build)
 
 
-class _Lazy:
+class _Lazy(_LinearOperator):
     """What both operators share: the backend, `f` with its constants bound, the native point.
 
     Products on a compiling backend (``compile=True``) run through plans of the flat function, so
@@ -324,14 +370,18 @@ class JacobianOperator(_Lazy):
         return f"JacobianOperator(shape={self.shape}, dtype={self.dtype}, backend={self._b!r})"
 
 
-class _Transposed:
+class _Transposed(_LinearOperator):
     """``J.T``: products swap pushforwards and pullbacks."""
 
     __array_ufunc__ = None
 
     def __init__(self, op: JacobianOperator) -> None:
-        self.T = op
+        self._op = op
         self.dtype = op.dtype
+
+    @property
+    def T(self) -> JacobianOperator:
+        return self._op
 
     @property
     def shape(self) -> tuple[int, int]:
