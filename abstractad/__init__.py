@@ -14,13 +14,17 @@ from ._bench import benchmark as benchmark
 from ._bridge import differentiate_with as differentiate_with
 from ._check import CheckReport as CheckReport
 from ._check import check as check
+from ._errors import CompileFallbackWarning as CompileFallbackWarning
 from ._errors import EagerWarning as EagerWarning
+from ._errors import FiniteDifferenceDefaultWarning as FiniteDifferenceDefaultWarning
 from ._errors import MissingEngineError as MissingEngineError
 from ._first_order import derivative as derivative
+from ._first_order import grad as grad
 from ._first_order import gradient as gradient
 from ._first_order import jacobian as jacobian
 from ._first_order import jvp as jvp
 from ._first_order import value_and_derivative as value_and_derivative
+from ._first_order import value_and_grad as value_and_grad
 from ._first_order import value_and_gradient as value_and_gradient
 from ._first_order import value_and_jacobian as value_and_jacobian
 from ._first_order import value_and_jvp as value_and_jvp
@@ -45,7 +49,9 @@ __all__ = [
     "Backend",
     "BenchReport",
     "CheckReport",
+    "CompileFallbackWarning",
     "EagerWarning",
+    "FiniteDifferenceDefaultWarning",
     "HessianOperator",
     "JacobianOperator",
     "MissingEngineError",
@@ -56,6 +62,7 @@ __all__ = [
     "check",
     "derivative",
     "differentiate_with",
+    "grad",
     "gradient",
     "hessian",
     "hessian_sparsity",
@@ -72,6 +79,7 @@ __all__ = [
     "resolve_backend",
     "second_derivative",
     "value_and_derivative",
+    "value_and_grad",
     "value_and_gradient",
     "value_and_jacobian",
     "value_and_jvp",

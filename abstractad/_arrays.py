@@ -32,6 +32,8 @@ def library_of(x: Any) -> str | None:
         lib = module
     elif module == "keras" or module == "tf_keras":
         lib = "tensorflow"
+    if lib is not None and not (hasattr(kind, "shape") and hasattr(kind, "dtype")):
+        lib = None  # not an array but another object of the library (a torch.nn.Module, a device)
     if len(_LIBRARY_OF_TYPE) < 4096:  # types are few; a bound all the same
         _LIBRARY_OF_TYPE[kind] = lib
     return lib
@@ -450,8 +452,9 @@ def restore(a: Any, info: ArrayInfo) -> Any:
     if a is None:
         return None
     target = "numpy" if info.library == "python" else info.library
-    if library_of(a) == target and target != "torch":
-        return a
+    lib = library_of(a)
+    if (lib == target and target != "torch") or (lib == "autograd" and target == "numpy"):
+        return a  # an autograd box (from a boxed seed or constant) stays boxed: its trace differentiates it
     if target == "jax" and info.dtype in ("float64", "complex128"):
         import jax
 

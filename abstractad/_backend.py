@@ -44,6 +44,12 @@ class Backend:
     # concatenated), f may return a tuple, and results mirror those structures. False: the generic layer
     # ravels a pytree into one flat vector first (finite differences and authors' backends by default).
     takes_pytrees: ClassVar[bool] = False
+    # Whether `pullback` can differentiate a function that itself applies one of its pullbacks (w -> pb(w)), as
+    # engines that trace their own operations can (autograd, JAX, torch.func): where there is no pushforward,
+    # J v is then the pullback of that linear map along v, two pullbacks, not a Jacobian's m rows. False (the
+    # default, right for every backend) keeps the rows; True on a pullback that cannot be differentiated
+    # (a NumPy callback) would give zeros or errors.
+    nests_pullback: ClassVar[bool] = False
     mode: Mode = None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Backend:
@@ -85,6 +91,12 @@ class Backend:
             return xp.stack([pb(ws[i]) for i in range(int(ws.shape[0]))])
 
         return y, pullbacks
+
+    def transpose_pushforward(self, f: Callable, x: Array) -> tuple[Array, Pullback] | None:
+        """Optional: ``(f(x), w -> wᵀ J(x))`` by transposing the linear map ``v -> J(x) v``, where the engine
+        can (``jax.linear_transpose``): where there is no pullback, a vjp or gradient from O(1) pushforwards.
+        None (the default, and where this `f` cannot be transposed): columns of pushforwards."""
+        return None
 
     def namespace(self, x: Array) -> Any:
         """The Array API namespace of this engine's arrays."""
@@ -184,6 +196,28 @@ class Backend:
 
     # Whether torch DTensors may be differentiated leaf by leaf in reverse mode (the torch backend).
     takes_dtensor: ClassVar[bool] = False
+
+    # Whether derivatives are exact to rounding; False for approximations (finite differences), whose
+    # Hessians the generic layer then makes exactly symmetric.
+    exact: ClassVar[bool] = True
+    # Whether the backend computes on arrays of x's own library (finite differences evaluate f on
+    # them): the seeds and constants of a call are then brought to x's library and device too.
+    follows_x: ClassVar[bool] = False
+
+    def recording_context(self, arrays: Any) -> Callable[[], contextlib.AbstractContextManager] | None:
+        """Optional: for a call some of whose `arrays` (x's, the seeds' and the constants' leaves) the
+        caller's own engine records (torch tensors that require grad), a context factory around the
+        call in which results keep that record, so that the caller differentiates them once more
+        (double backward, gradient penalties, MAML). None (the default): results are plain."""
+        return None
+
+    def records(self, a: Any) -> bool:
+        """Optional: whether `a`, one of this engine's arrays, is being traced or recorded by the engine
+        (a JAX tracer, a torch tensor that requires grad, a tensor under a TensorFlow tape, an autograd
+        box). An operator of another backend called on such an array becomes this engine's primitive
+        (through `foreign`, as ``differentiate_with`` does), whose derivatives that backend computes.
+        Default: False (an engine that cannot be differentiated through)."""
+        return False
 
     def eager_advice(self) -> str | None:
         """Optional: what to switch to when the same function runs eagerly many times (JAX: eager calls
@@ -396,7 +430,27 @@ def default_backend_name(x: Any) -> str:
     for name in ("autograd", "jax", "torch"):
         if importlib.util.find_spec(name) is not None:
             return name
+    _note_finite_difference_default()
     return "finitediff"
+
+
+_FD_NOTED: list[bool] = []
+
+
+def _note_finite_difference_default() -> None:
+    """Say once per process that the default is finite differences (approximate), and how to get AD."""
+    if _FD_NOTED:
+        return
+    _FD_NOTED.append(True)
+    import warnings
+
+    warnings.warn(
+        "abstractad: no AD engine is installed (autograd, jax, torch), so backend=None differentiates NumPy "
+        "input by finite differences, which are approximate (about 1e-6 relative for first order, 1e-4 for "
+        'second). Install one for exact derivatives: pip install "abstractad[autograd]" (or [jax], [torch]).',
+        _errors.FiniteDifferenceDefaultWarning,
+        stacklevel=_errors.user_stacklevel(),
+    )
 
 
 def resolve(backend: Backend | str | None, x: Any = None) -> Backend:

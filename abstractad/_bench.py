@@ -132,9 +132,10 @@ def _torch_engine() -> Engine:
 
 
 def _tensorflow_engine() -> Engine:
-    import tensorflow as tf
-
+    from ._quiet import import_tensorflow
     from .backends import TensorFlow
+
+    tf: Any = import_tensorflow()
 
     def native(op: str, f: Callable, x: Any) -> Callable[..., Any]:
         if op == "gradient":
@@ -1183,4 +1184,5 @@ def _paths_benchmark(
 def count_paths(paths: Sequence[str], engines: Sequence[str]) -> int:
     """Progress steps of ``benchmark(paths=...)``."""
     per_engine = sum(p in paths for p in ("numpy", "mlp", "lazy")) * len(engines)
-    return per_engine + sum(p in paths for p in ("newton_cg", "sharded", "memory"))
+    sharded = "sharded" in paths and "jax" in engines  # the sharded step runs on JAX only
+    return per_engine + sum(p in paths for p in ("newton_cg", "memory")) + sharded

@@ -34,6 +34,8 @@ class Foreign:
     def _native(self, a: Any, dtype: str | None = None) -> Any:
         if not _arrays.is_array(a):
             a = np.asarray(a, dtype=dtype)
+        if self.backend.follows_x:  # finite differences: f on NumPy, whatever the calling engine
+            return _arrays.to_numpy(a)
         return self.backend.asarray(a)
 
     def _scope(self, a: Any) -> Any:
@@ -63,6 +65,18 @@ class Foreign:
                 return self.backend.namespace(y).sum(y * wn)
 
             return _derive.hvp(self.backend, weighted, self._native(x), self._native(u))
+
+    def jvp_jvp(self, x: Any, v: Any, u: Any) -> Any:
+        """The derivative of ``x -> jvp(x, v)`` along `u`: ``f''(x)[v, u]``, with the shape of ``f(x)``,
+        the inner backend's pushforward of its own pushforward (forward over forward). With
+        ``vjp_hvp`` (its transpose in `u`) it is what an outer engine needs for forward over forward."""
+        with self._scope(x), self.backend.nest():
+            vn = self._native(v)
+
+            def tangent(z: Any) -> Any:
+                return _derive.pushforward(self.backend, self.fn, z, vn)[1]
+
+            return _derive.pushforward(self.backend, tangent, self._native(x), self._native(u))[1]
 
     def vjp_and_value(self, x: Any) -> tuple[Any, Callable[[Any], Any]]:
         """``(f(x), w -> wᵀ J)`` with one forward pass of the inner backend."""

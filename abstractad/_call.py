@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _arrays, _complex, _derive, _errors, _tree
-from ._backend import COMPILED, Backend, cache_key, resolve
+from . import _arrays, _bridge, _complex, _derive, _errors, _tree
+from ._backend import COMPILED, Backend, Wrapper, cache_key, resolve
 from ._tree import Layout
 
 # What each result of an operator is shaped like: f(x)'s structure ("out"), x's ("in"), or a
@@ -34,6 +34,59 @@ OUT, IN, JAC, HESS = "out", "in", "out*in", "in*in"
 BATCH_IN, BATCH_OUT = "in-batch", "out-batch"
 # A backend's own structured result (a sparse matrix): passed through as it is, then assembled.
 SPARSE = {JAC: "sparse-jacobian", HESS: "sparse-hessian"}
+# The auxiliary data of an `f` that returns ``(output, aux)`` (has_aux=True): not differentiated.
+AUX = "aux"
+
+
+class _Wrapped:
+    """A wrapper of the user's `f` that plans and compiled operators cache as `f` itself: equal (and
+    hashed) by its type and `f`, so a fresh wrapper per call finds the plan the first one made."""
+
+    __slots__ = ("f",)
+
+    def __init__(self, f: Callable) -> None:
+        self.f = f
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.f == self.f  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.f))
+
+    @property
+    def __name__(self) -> str:
+        return getattr(self.f, "__name__", type(self.f).__name__)
+
+
+class WithKeywords(_Wrapped):
+    """``f(x, *args, **kwargs)`` called as ``g(x, *args, kwargs)``: keyword constants travel as one more
+    constant (a dict: its arrays converted to the engine's, nothing of it differentiated)."""
+
+    __slots__ = ()
+
+    def __call__(self, x: Any, *args: Any) -> Any:
+        *positional, kwargs = args
+        return self.f(x, *positional, **kwargs)
+
+
+class WithAux(_Wrapped):
+    """An `f` that returns ``(output, aux)`` (has_aux=True): the operator differentiates the output and
+    returns aux as it is, from one more evaluation of `f` at x outside the derivative (which a compiler
+    such as XLA merges with the forward pass)."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any) -> Any:
+        return split_aux(self.f(*args))[0]
+
+
+def split_aux(out: Any) -> tuple[Any, Any]:
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError(
+            f"has_aux=True needs f to return a pair (output, aux), but it returned {type(out).__name__}"
+            + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
+        )
+    return out[0], out[1]
 
 
 def to_native(b: Backend, a: Any, info: _arrays.ArrayInfo | None = None) -> Any:
@@ -340,6 +393,17 @@ class Plan:
         self.slots = [i for i, a in enumerate(arg_leaves) if _arrays.is_array(a)]
         self.b = b = resolve(backend, x if point.layout is None else _tree.flatten(x)[0][0])
         _check_dtensors(operator, b, x, seeds, arg_leaves)
+        # Other engines' arrays among the arguments, by library: where one is traced or recorded by its
+        # engine (see Backend.records), the call becomes that engine's primitive (see recorded).
+        own, engine = _arrays.library_of(b.asarray(np.zeros(1, dtype=np.float32))), _engine(b)
+        others = {_arrays.library_of(a): a for a in _leaves(x, seeds, arg_leaves)}
+        self.outers = {
+            lib: outer
+            for lib, a in others.items()
+            if lib not in (None, "numpy", own)
+            and (outer := _bridge.outer_backend_for(a)) is not None
+            and type(outer) is not engine  # autograd's boxes are its own arrays
+        }
         for info in point.infos:
             if not b.supports_dtype(info.dtype):
                 raise _errors.unsupported_dtype(b, info.dtype)
@@ -355,6 +419,10 @@ class Plan:
             derive, self.assemble = hook
             self.kinds = tuple(SPARSE.get(kind, kind) for kind in self.kinds)
         self.tree = hook is None and not _complex.is_complex(point.info.dtype) and takes_tree(b, operator)
+        self.has_aux = isinstance(f, WithAux)
+        if self.has_aux:
+            self.kinds = (*self.kinds, AUX)
+            self.aux_spec: list[Any] = []  # the structure of aux, learned when the operator runs
         point.tree = self.tree and point.layout is not None
         expect: Layout | str | None = None
         for layout, kind in zip(self.seed_layouts, seed_kinds):
@@ -379,6 +447,12 @@ class Plan:
         self.to_engine = (
             () if native is None or b.takes_numpy else tuple(i for i, sig in enumerate(native) if sig[0] is np.ndarray)
         )
+        # Arguments that the caller's own engine may record (torch tensors that require grad): calls run in
+        # the backend's `recording_context`, where results keep that record (double backward). Plain
+        # arguments (a native signature): the plain `call`, no cost.
+        self.recording = None if type(b).recording_context is Backend.recording_context else b.recording_context
+        if native is None and self.recording is not None and self.recording(_leaves(x, seeds, arg_leaves)):
+            self.call = self._recording_call  # type: ignore[method-assign]
         if b.compiles:
             self.key = (
                 b,
@@ -404,6 +478,16 @@ class Plan:
         else:
             self.fn, self.output = traced.build(expect)
             self.op = self.fn
+
+    def recorded(self, x: Any, seeds: Sequence[Any], args: Sequence[Any]) -> bool:
+        """Whether another engine traces or records one of the arguments (a JAX tracer given to
+        backend="torch"): then the call must be that engine's primitive, not a conversion."""
+        outers = self.outers
+        return any(
+            outers[lib].records(a)
+            for a in _leaves(x, seeds, _tree.flatten(tuple(args))[0])
+            if (lib := _arrays.library_of(a)) in outers
+        )
 
     def counted(self) -> None:
         """Count an eager call; the EAGER_NOTE_AFTER-th tells the user, once per function and process,
@@ -433,6 +517,9 @@ class Plan:
         if self.slots:
             leaves = _tree.flatten(tuple(args))[0]
             flat.extend(convert(b, leaves[i]) for i in self.slots)
+        if b.follows_x:  # seeds and constants in x's library (see Backend.follows_x)
+            count = self.x_count or 1
+            flat[count:] = [_follow(a, point.info) for a in flat[count:]]
         return flat
 
     def native_signature(self, values: Sequence[Any]) -> tuple | None:
@@ -459,7 +546,7 @@ class Plan:
         """After a call: the direct operator, inside the backend's scope where it has one."""
         if self.fast is not None:
             return
-        direct = self.direct()
+        direct = None if self.has_aux else self.direct()
         if direct is None:
             self.fast = False
             return
@@ -532,12 +619,32 @@ class Plan:
             out = self.fn(*self.arguments(x, seeds, args))
         point, output = self.point, self.output
         results = tuple(
-            self._assemble(leaves[0], kind) if kind.startswith("sparse") else _build(leaves, kind, point, output)
+            self._assemble(leaves[0], kind)
+            if kind.startswith("sparse")
+            else self._aux(leaves)
+            if kind == AUX
+            else _build(leaves, kind, point, output)
             for leaves, kind in zip(out, self.kinds)
         )
         if self.native and self.fast is None:
             self.learn_fast()
         return results
+
+    def _recording_call(self, x: Any, seeds: Sequence[Any], args: Sequence[Any]) -> tuple[Any, ...]:
+        """`call` for a plan built for arguments that the caller's engine records: inside the backend's
+        recording context where this call's arguments are recorded (a prepared plan may get plain ones)."""
+        assert self.recording is not None
+        context = self.recording(_leaves(x, seeds, _tree.flatten(tuple(args))[0]))
+        if context is None:
+            return Plan.call(self, x, seeds, args)
+        with context():  # first: it reads the caller's grad mode, before the backend's scope changes it
+            return Plan.call(self, x, seeds, args)
+
+    def _aux(self, leaves: Sequence[Any]) -> Any:
+        """aux in its structure, each array leaf back in x's library and device, other leaves as they are."""
+        info, (spec, fixed) = self.point.first, self.aux_spec
+        arrays = iter([_arrays.restore_python(a, info) for a in leaves])
+        return spec.unflatten([next(arrays) if a is None else a for a in fixed])
 
     def _assemble(self, values: Any, kind: str) -> Any:
         assert self.assemble is not None
@@ -563,7 +670,9 @@ class _Traced:
         keep: int | None,
         hooked: bool,
     ) -> None:
-        self.plan_values = (plan.operator, plan.b, plan.point, plan.kinds, plan.seed_kinds)
+        kinds = plan.kinds[:-1] if plan.has_aux else plan.kinds
+        self.plan_values = (plan.operator, plan.b, plan.point, kinds, plan.seed_kinds)
+        self.aux_spec = plan.aux_spec if plan.has_aux else None
         self.counts = (plan.x_count, plan.seed_counts)
         self.constants = (list(arg_leaves), plan.slots, _tree.rebuilder(plan.arg_spec))
         self.derive, self.f, self.static, self.keep, self.hooked, self.tree = derive, f, static, keep, hooked, plan.tree
@@ -581,7 +690,31 @@ class _Traced:
         lean = not (b.compiles or hooked or complex_x or point.layout is not None)
         checked_outputs: set = set()
 
+        aux_spec = self.aux_spec
+
         def op(*flat: Any) -> tuple[tuple[Any, ...], ...]:
+            if aux_spec is None:
+                return derived(*flat)
+            # has_aux: the derivatives of the output, then aux from one more evaluation at x.
+            xn = flat[0] if x_count is None else tuple(flat[:x_count])
+            pos = 1 if x_count is None else x_count
+            pos += sum(1 if c is None else c for c in seed_counts)
+            if arg_leaves:
+                leaves = list(arg_leaves)
+                for slot, value in zip(slots, flat[pos:]):
+                    leaves[slot] = value
+                full = rebuild_args(leaves)
+            else:
+                full = ()
+            aux = split_aux(f.f(unravel(xn), *full))[1]
+            leaves_of_aux, spec = _tree.flatten(aux)
+            # Arrays are the operator's results; other leaves (strings, numbers) are kept as they are (a
+            # compiled operator returns arrays only: its other leaves are those of the trace).
+            arrays = tuple(a for a in leaves_of_aux if _arrays.is_array(a))
+            aux_spec[:] = [spec, [None if _arrays.is_array(a) else a for a in leaves_of_aux]]
+            return (*derived(*flat), arrays)
+
+        def derived(*flat: Any) -> tuple[tuple[Any, ...], ...]:
             if x_count is None:
                 xn, pos = flat[0], 1
             else:
@@ -700,6 +833,31 @@ def _first_note(f: Callable) -> bool:
             return False
         _NOTED_IDS.add(id(f))
     return True
+
+
+def native_like_x(b: Backend, a: Any, info: _arrays.ArrayInfo) -> Any:
+    """`a` as the backend's array for an operator at an x described by `info`: its asarray, and in
+    x's library where the backend computes on x's own (see Backend.follows_x)."""
+    native = to_native(b, a)
+    return _follow(native, info) if b.follows_x else native
+
+
+def _follow(a: Any, info: _arrays.ArrayInfo) -> Any:
+    """`a` in the library and on the device that `info` (x's) says, in its own dtype and shape."""
+    if _arrays.library_of(a) == ("numpy" if info.library == "python" else info.library):
+        return a
+    return _arrays.restore(a, dataclasses.replace(info, dtype=_arrays.dtype_name(a), shape=_arrays.shape_of(a)))
+
+
+def _engine(b: Backend) -> type:
+    """The class of the engine under wrappers (Sparse, SecondOrder: their first-order backend)."""
+    while isinstance(b, Wrapper):
+        b = b.wrapped
+    return type(b)
+
+
+def _leaves(x: Any, seeds: Sequence[Any], constants: Sequence[Any]) -> list[Any]:
+    return [*_tree.flatten(x)[0], *(leaf for s in seeds for leaf in _tree.flatten(s)[0]), *constants]
 
 
 def _plain_tensor(a: Any) -> bool:

@@ -83,23 +83,78 @@ def chunk_length(n: int, per_seed: int, chunk_size: int | None) -> int:
     return max(1, min(n, CHUNK_ELEMENTS // max(1, per_seed)))
 
 
+# ----------------------------------------------------------------------------- wrong-mode fallbacks
+
+# A transposition (one more primitive call, traced through the first) costs about this many products more
+# than reading a Jacobian's rows or columns directly: a wrong-mode product transposes only where it pays.
+TRANSPOSE_COST = 2
+
+
+def transpose_pays(direct: int, transposed: int) -> bool:
+    """Whether `transposed` products through a transposition are cheaper than `direct` rows or columns."""
+    return direct > transposed + TRANSPOSE_COST
+
+
+def stacked(b: Backend, product: Callable[[Array], Array], like: Array) -> Callable[[Array], Array]:
+    """``seeds -> [product(s) for s in seeds]``, stacked on a leading axis, each result shaped like `like`."""
+    xp = b.namespace(like)
+
+    def products(seeds: Array) -> Array:
+        k = int(seeds.shape[0])
+        if k == 0:
+            return xp.zeros((0, *shape(like)), dtype=like.dtype)
+        return xp.stack([product(seeds[i]) for i in range(k)])
+
+    return products
+
+
+def transposed_pullback(b: Backend, pb: Callable[[Array], Array], y: Array, batched: bool) -> Callable:
+    """``v -> J v`` (``vs -> [J v for v in vs]`` if `batched`) from `pb`, the pullback of f at a point where
+    f's value is `y`: ``w -> wᵀ J`` is linear in w, so its pullback at any w (zeros) along v is ``J v``. One
+    more pullback, of `pb` itself: only for a backend that nests its pullback (Backend.nests_pullback)."""
+    w = b.namespace(y).zeros_like(y)
+    return (b.batched_pullback if batched else b.pullback)(pb, w)[1]
+
+
+def output_size(b: Backend, f: Callable, x: Array) -> tuple[int, tuple[Array, Callable] | None]:
+    """``(f(x).size, built)``: from the backend's cheap shape (built None), else from a batched pullback
+    (built: its ``(f(x), ws -> [wᵀ J ...])``, reused for the rows if they are read)."""
+    out_shape = b.output_shape(f, x)
+    if out_shape is not None:
+        return math.prod(out_shape), None
+    built = b.batched_pullback(f, x)
+    return size(built[0]), built
+
+
 # ----------------------------------------------------------------------------- first order
 
 
 def pushforward(b: Backend, f: Callable, x: Array, v: Array) -> tuple[Array, Array]:
-    """``(f(x), J v)``, from the pushforward, or from rows of pullbacks when there is none."""
+    """``(f(x), J v)``: the pushforward; without one, the pullback of the pullback (two pullbacks in all) where
+    the backend nests its pullback and f(x) has more than a few elements, else rows of pullbacks."""
     if use_forward(b, True):
         return b.pushforward(f, x, v)
-    y, jac = jacobian(b, f, x, None, False)
+    if b.nests_pullback:
+        y, pb = b.pullback(f, x)
+        if transpose_pays(size(y), 1):
+            return y, transposed_pullback(b, pb, y, False)(v)
+        jac = stacked(b, pb, x)(basis(b, y, 0, size(y)))
+    else:
+        y, jac = jacobian(b, f, x, None, False)
     xp = b.namespace(jac)
     flat = xp.matmul(xp.reshape(jac, (size(y), size(x))), xp.reshape(v, (size(x), 1)))
     return y, xp.reshape(flat, shape(y))
 
 
 def pullback(b: Backend, f: Callable, x: Array) -> tuple[Array, Callable[[Array], Array]]:
-    """``(f(x), w -> wᵀ J)``, from the pullback, or from columns of pushforwards when there is none."""
+    """``(f(x), w -> wᵀ J)``: the pullback; without one, the backend's transposed pushforward
+    (Backend.transpose_pushforward) where it has one and x has more than a few elements, else columns of
+    pushforwards."""
     if not use_forward(b, False):
         return b.pullback(f, x)
+    transposed = b.transpose_pushforward(f, x) if transpose_pays(size(x), 1) else None
+    if transposed is not None:
+        return transposed
     y, jac = jacobian(b, f, x, None, True)
     xp = b.namespace(jac)
 
@@ -121,15 +176,20 @@ def value_and_vjp(b: Backend, f: Callable, x: Array, w: Array) -> tuple[Array, A
 
 
 def value_and_gradient(b: Backend, f: Callable, x: Array, operator: str = "gradient") -> tuple[Array, Array]:
-    """One pullback seeded with 1, or pushforwards along the basis."""
+    """One pullback seeded with 1 (a transposed pushforward's where there is no pullback), or pushforwards
+    along the basis."""
     if use_forward(b, False):
-        y, cols = batched_pushforwards(b, f, x, None)
-        check_scalar(operator, y)
-        return y, b.namespace(cols).reshape(cols, shape(x))
-    fast = b.value_and_gradient(f, x, lambda y: check_scalar(operator, y))
-    if fast is not None:
-        return fast
-    y, pb = b.pullback(f, x)
+        transposed = b.transpose_pushforward(f, x) if transpose_pays(size(x), 1) else None
+        if transposed is None:
+            y, cols = batched_pushforwards(b, f, x, None)
+            check_scalar(operator, y)
+            return y, b.namespace(cols).reshape(cols, shape(x))
+        y, pb = transposed
+    else:
+        fast = b.value_and_gradient(f, x, lambda y: check_scalar(operator, y))
+        if fast is not None:
+            return fast
+        y, pb = b.pullback(f, x)
     check_scalar(operator, y)
     return y, pb(b.namespace(y).ones_like(y))
 
@@ -151,26 +211,39 @@ def basis(b: Backend, like: Array, start: int, stop: int) -> Array:
 
 
 def batched_pushforwards(
-    b: Backend, f: Callable, x: Array, chunk_size: int | None, per_output: int | None = None
+    b: Backend,
+    f: Callable,
+    x: Array,
+    chunk_size: int | None,
+    per_output: int | None = None,
+    built: tuple[Array, Callable] | None = None,
 ) -> tuple[Array, Array]:
-    """``(f(x), [J e_i for each basis vector e_i])``, in chunks through the batched hook."""
+    """``(f(x), [J e_i for each basis vector e_i])``, in chunks through the batched hook (or through
+    `built`, an ``(f(x), vs -> [J v ...])`` already at hand)."""
     n = size(x)
     if n == 0:
-        y = f(x)
+        y = f(x) if built is None else built[0]
         xp = b.namespace(y)
         return y, xp.zeros((0, *shape(y)), dtype=y.dtype)
     step = chunk_length(n, n + (per_output if per_output is not None else n), chunk_size)
-    y, parts = None, []
+    y, parts = None if built is None else built[0], []
     for start in range(0, n, step):
-        y, part = b.batched_pushforward(f, x, basis(b, x, start, min(n, start + step)))
+        seeds = basis(b, x, start, min(n, start + step))
+        if built is None:
+            y, part = b.batched_pushforward(f, x, seeds)
+        else:
+            part = built[1](seeds)
         parts.append(part)
     xp = b.namespace(parts[0])
     return y, parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
 
 
-def batched_pullbacks(b: Backend, f: Callable, x: Array, chunk_size: int | None) -> tuple[Array, Array]:
-    """``(f(x), [e_iᵀ J for each output basis vector e_i])``, in chunks through the batched hook."""
-    y, pbs = b.batched_pullback(f, x)
+def batched_pullbacks(
+    b: Backend, f: Callable, x: Array, chunk_size: int | None, built: tuple[Array, Callable] | None = None
+) -> tuple[Array, Array]:
+    """``(f(x), [e_iᵀ J for each output basis vector e_i])``, in chunks through the batched hook (or
+    through `built`, an ``(f(x), ws -> [wᵀ J ...])`` already at hand)."""
+    y, pbs = b.batched_pullback(f, x) if built is None else built
     m, n = size(y), size(x)
     xp = b.namespace(x)
     if m == 0:
@@ -180,55 +253,94 @@ def batched_pullbacks(b: Backend, f: Callable, x: Array, chunk_size: int | None)
     return y, parts[0] if len(parts) == 1 else b.namespace(parts[0]).concat(parts, axis=0)
 
 
+def from_columns(b: Backend, y: Array, cols: Array, x: Array) -> Array:
+    """The Jacobian, shaped ``f(x).shape + x.shape``, from its columns stacked on a leading axis."""
+    xp = b.namespace(cols)
+    jac = xp.reshape(cols, (size(x), size(y)))
+    jac = xp.permute_dims(jac, (1, 0)) if hasattr(xp, "permute_dims") else jac.T
+    return xp.reshape(jac, (*shape(y), *shape(x)))
+
+
 def jacobian(
     b: Backend, f: Callable, x: Array, chunk_size: int | None = None, forward: bool | None = None
 ) -> tuple[Array, Array]:
-    """``(f(x), J)`` with J of shape ``f(x).shape + x.shape``: columns of pushforwards or rows of pullbacks."""
-    n = size(x)
+    """``(f(x), J)`` with J of shape ``f(x).shape + x.shape``: columns of pushforwards or rows of pullbacks,
+    whichever are fewer, the missing primitive's by transposition where the backend can."""
+    n, m, built = size(x), None, None
     if forward is None:
         out_shape = b.output_shape(f, x)
-        # Without a cheap shape, reverse first: its forward pass gives f(x) and is reused.
-        forward = use_forward(b, out_shape is not None and n <= int(np.prod(out_shape, dtype=np.int64)))
-        if not forward and out_shape is None and b.has_pushforward() and b.mode is None:
-            y, rows = batched_pullbacks(b, f, x, chunk_size)
-            if size(y) <= n:
-                return y, b.namespace(rows).reshape(rows, (*shape(y), *shape(x)))
-            forward = True
+        m = None if out_shape is None else math.prod(out_shape)
+        forward = use_forward(b, m is not None and n <= m)
+        if not forward and m is None and b.has_pushforward() and b.mode is None:
+            # Without a cheap shape, reverse first: its forward pass gives f(x) and is reused for the rows.
+            built = b.batched_pullback(f, x)
+            m = size(built[0])
+            forward = m > n
     if forward:
+        transposed = b.transpose_pushforward(f, x) if m is not None and transpose_pays(n, m) else None
+        if transposed is not None:  # fewer rows than columns, without a pullback
+            y, pb = transposed
+            y, rows = batched_pullbacks(b, f, x, chunk_size, (y, stacked(b, pb, x)))
+            return y, b.namespace(rows).reshape(rows, (*shape(y), *shape(x)))
         y, cols = batched_pushforwards(b, f, x, chunk_size)
-        xp = b.namespace(cols)
-        m = size(y)
-        jac = xp.reshape(cols, (n, m))
-        jac = xp.permute_dims(jac, (1, 0)) if hasattr(xp, "permute_dims") else jac.T
-        return y, xp.reshape(jac, (*shape(y), *shape(x)))
-    y, rows = batched_pullbacks(b, f, x, chunk_size)
+        return y, from_columns(b, y, cols, x)
+    return reverse_jacobian(b, f, x, chunk_size, m, built)
+
+
+def reverse_jacobian(
+    b: Backend, f: Callable, x: Array, chunk_size: int | None, m: int | None, built: tuple[Array, Callable] | None
+) -> tuple[Array, Array]:
+    """J from pullbacks: its rows; its columns by transposition where the backend nests its pullback and f(x)
+    (`m` elements where known) has more elements than x."""
+    n = size(x)
+    if b.nests_pullback and m is None:
+        built = b.batched_pullback(f, x) if built is None else built  # f(x)'s size, and the rows if fewer
+        m = size(built[0])
+    if b.nests_pullback and transpose_pays(m, n):
+        y, pb = b.pullback(f, x)
+        y, cols = batched_pushforwards(b, f, x, chunk_size, m, (y, transposed_pullback(b, pb, y, True)))
+        return y, from_columns(b, y, cols, x)
+    y, rows = batched_pullbacks(b, f, x, chunk_size, built)
     return y, b.namespace(rows).reshape(rows, (*shape(y), *shape(x)))
 
 
 def batched_jvp(b: Backend, f: Callable, x: Array, vs: Array) -> tuple[Array, Array]:
-    """``(f(x), [J v for v in vs])``, the tangents stacked on a leading axis: one batched pushforward
-    (a Jacobian's rows of pullbacks where the backend has no pushforward)."""
+    """``(f(x), [J v for v in vs])``, the tangents stacked on a leading axis: one batched pushforward (where
+    the backend has no pushforward: a batched pullback of its pullback where it nests it and f(x) has more
+    elements than there are tangents, else a Jacobian from pullbacks)."""
     vs = cast_seed(b, vs, x, "tangents")
     if use_forward(b, True):
         return b.batched_pushforward(f, x, vs)
-    y, jac = jacobian(b, f, x, None, False)
+    k, n = int(vs.shape[0]), size(x)
+    m, built = output_size(b, f, x) if b.nests_pullback else (None, None)
+    if m is not None and transpose_pays(m, k):
+        y, pb = b.pullback(f, x)
+        return y, transposed_pullback(b, pb, y, True)(vs)
+    y, jac = reverse_jacobian(b, f, x, None, m, built)
     xp = b.namespace(jac)
-    k, m, n = int(vs.shape[0]), size(y), size(x)
+    m = size(y)
     out = xp.matmul(xp.reshape(vs, (k, n)), xp.permute_dims(xp.reshape(jac, (m, n)), (1, 0)))
     return y, xp.reshape(out, (k, *shape(y)))
 
 
 def batched_vjp(b: Backend, f: Callable, x: Array, ws: Array) -> tuple[Array, Array]:
-    """``(f(x), [wᵀ J for w in ws])``, the cotangents stacked on a leading axis: one batched pullback
-    (a Jacobian's columns of pushforwards where the backend has no pullback)."""
+    """``(f(x), [wᵀ J for w in ws])``, the cotangents stacked on a leading axis: one batched pullback (where
+    the backend has no pullback: its transposed pushforward where it has one and x has more elements than
+    there are cotangents, else a Jacobian's columns of pushforwards)."""
     if not use_forward(b, False):
         y, pullbacks = b.batched_pullback(f, x)
         check_seed("vjp", "cotangents", ws[0], y, "f(x)")
         return y, pullbacks(cast_seed(b, ws, y, "cotangents", "f(x)"))
+    k, n = int(ws.shape[0]), size(x)
+    transposed = b.transpose_pushforward(f, x) if transpose_pays(n, k) else None
+    if transposed is not None:
+        y, pb = transposed
+        check_seed("vjp", "cotangents", ws[0], y, "f(x)")
+        return y, stacked(b, pb, x)(cast_seed(b, ws, y, "cotangents", "f(x)"))
     y, jac = jacobian(b, f, x, None, True)
     check_seed("vjp", "cotangents", ws[0], y, "f(x)")
     xp = b.namespace(jac)
-    k, m, n = int(ws.shape[0]), size(y), size(x)
+    m = size(y)
     out = xp.matmul(xp.reshape(cast_seed(b, ws, y, "cotangents", "f(x)"), (k, m)), xp.reshape(jac, (m, n)))
     return y, xp.reshape(out, (k, *shape(x)))
 
@@ -275,7 +387,13 @@ def gradient_and_hessian(b: Backend, f: Callable, x: Array, chunk_size: int | No
         # pushforward would run the gradient again, while reverse-over-reverse runs it once and then
         # pulls back n times (autograd's own hessian does the same).
         batched = type(outer).batched_pushforward is not Backend.batched_pushforward
-        return jacobian(outer, grad, xo, chunk_size, use_forward(outer, batched))
+        g, h = jacobian(outer, grad, xo, chunk_size, use_forward(outer, batched))
+    if b.exact and outer.exact:
+        return g, h
+    # An approximate Hessian (finite differences) is made exactly symmetric: (H + Hᵀ) / 2.
+    xp, n = outer.namespace(h), size(x)
+    square = xp.reshape(h, (n, n))
+    return g, xp.reshape((square + xp.permute_dims(square, (1, 0))) / 2, shape(h))
 
 
 def value_gradient_and_hessian(

@@ -45,7 +45,8 @@ def no_primitive(cls: type) -> TypeError:
 def not_scalar(operator: str, shape: tuple[int, ...]) -> ValueError:
     return ValueError(
         f"{operator} needs f to return a scalar (shape ()), but it returned shape {shape}. "
-        "Reduce the output (for example with .sum()), or use jacobian."
+        "Reduce the output (for example with .sum()), or use jacobian. If f returns (output, aux), "
+        "pass has_aux=True."
     )
 
 
@@ -78,9 +79,16 @@ def bad_mode(mode: Any) -> ValueError:
 
 
 def bad_input_type(value: Any, what: str = "x") -> TypeError:
-    return TypeError(
-        f"{what} must be an array (NumPy, JAX, PyTorch, TensorFlow) or a Python float, not {type(value).__name__}"
-    )
+    message = f"{what} must be an array (NumPy, JAX, PyTorch, TensorFlow) or a Python float, not {type(value).__name__}"
+    if hasattr(value, "named_parameters"):  # a torch.nn.Module
+        message += (
+            ". To differentiate with respect to a model's parameters, pass them as a pytree, "
+            "params = dict(model.named_parameters()), and call the model with them in f "
+            "(torch.func.functional_call(model, params, inputs))"
+        )
+    elif hasattr(value, "trainable_variables"):  # a Keras model or layer
+        message += ". To differentiate with respect to a Keras model's weights, pass model.trainable_variables (a list)"
+    return TypeError(message)
 
 
 def no_namespace(value: Any) -> TypeError:
@@ -94,7 +102,7 @@ def python_number_output(value: Any, where: str = "f(x)") -> TypeError:
         f"{where} is a Python {type(value).__name__} ({value!r}), not an array: a derivative cannot flow "
         "through a Python number (float(), .item() and math.* leave the engine's graph, so some engines "
         "would silently return zeros). Compute it with xp = ad.array_namespace(x); for a constant, "
-        "return xp.asarray(c)."
+        "return xp.asarray(c)." + (" If f returns (output, aux), pass has_aux=True." if where == "f(x)[1]" else "")
     )
 
 
@@ -177,6 +185,45 @@ def add_hint(error: BaseException) -> None:
         hint = _FOREIGN
     if hint is not None and f"abstractad: {hint}" not in getattr(error, "__notes__", ()):
         error.add_note(f"abstractad: {hint}")
+
+
+# Where an error raised inside an engine's own code says which engine f is written for.
+_ENGINE_MODULES = {"jax": "jax", "jaxlib": "jax", "torch": "torch", "tensorflow": "tensorflow", "keras": "tensorflow"}
+_ENGINE_MESSAGES = {
+    "must be Tensor, not": "torch",
+    "Expected Tensor as element": "torch",
+    "not a valid JAX type": "jax",
+}
+
+
+def add_library_hint(error: BaseException, default: str) -> None:
+    """An error of `f` under the default backend (`default`, chosen from x's library) that comes from
+    inside another engine (a jax.numpy `f` handed autograd's boxes): a note naming the backend= to pass."""
+    engine, tb = None, error.__traceback__
+    while tb is not None:  # the innermost frame of an engine's own code
+        engine = _ENGINE_MODULES.get(tb.tb_frame.f_globals.get("__name__", "").split(".", 1)[0], engine)
+        tb = tb.tb_next
+    if engine is None:
+        engine = next((lib for s, lib in _ENGINE_MESSAGES.items() if s in str(error)), None)
+    if engine is None or engine == default:
+        return
+    note = (
+        f"abstractad: f looks written with {engine} (the error comes from {engine}), but backend=None chose "
+        f"{default!r} for x's library: pass backend={engine!r}, or x as a {engine} array, or write f with "
+        "xp = ad.array_namespace(x) so that it runs on every engine"
+    )
+    if note not in getattr(error, "__notes__", ()):
+        error.add_note(note)
+
+
+class CompileFallbackWarning(UserWarning, RuntimeWarning):
+    """A backend's compiler (``jax.jit``, ``tf.function``, ``torch.compile``) could not compile an operator,
+    which then runs eagerly (one warning per operator). One class for every engine; a UserWarning and a
+    RuntimeWarning both, so that filters written for either keep working."""
+
+
+class FiniteDifferenceDefaultWarning(UserWarning):
+    """backend=None chose finite differences for NumPy input because no AD engine is installed."""
 
 
 class EagerWarning(UserWarning):

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _arrays, _derive, _tree
 from ._backend import Backend, LRUCache, resolve
-from ._call import IN, OUT, Output, Point, _check_dtensors, flat_user, restore_result, to_native
+from ._call import IN, OUT, Output, Point, _check_dtensors, flat_user, native_like_x, restore_result
 from ._operators import apply
 
 BackendLike = Backend | str | None
@@ -141,7 +141,9 @@ class _Lazy(_LinearOperator):
         leaves, spec = _tree.flatten(self._args)
         with self._b.scope(self._info.dtype):
             xn = point.native(self._b, x)
-            consts = spec.unflatten([to_native(self._b, a) if _arrays.is_array(a) else a for a in leaves])
+            consts = spec.unflatten(
+                [native_like_x(self._b, a, self._info) if _arrays.is_array(a) else a for a in leaves]
+            )
         return xn, lambda z: _real(output(f(point.unravel(z), *consts)), z)
 
     @property
@@ -202,7 +204,7 @@ class _Lazy(_LinearOperator):
                 f"{type(self).__name__}: expected a vector of length {n}, got shape {_arrays.shape_of(vector)}"
             )
         with self._b.scope(self._info.dtype):
-            return to_native(self._b, vector)
+            return native_like_x(self._b, vector, self._info)
 
     def _apply(self, product: Callable[[Any], Any], seed: Any, in_shape: tuple, out_shape: tuple) -> Any:
         """Apply `product` (native seed of `in_shape` -> native result of `out_shape`) to a flat seed
@@ -214,7 +216,7 @@ class _Lazy(_LinearOperator):
         if shape not in ((size,), (size, 1)):
             raise ValueError(f"{type(self).__name__}: expected a vector of length {size}, got shape {shape}")
         with self._b.scope(self._info.dtype):
-            native = to_native(self._b, seed)
+            native = native_like_x(self._b, seed, self._info)
             xp = self._b.namespace(native)
             out = product(xp.reshape(native, in_shape))
             # The product may be another engine's array (SecondOrder across engines): its own namespace.

@@ -8,8 +8,9 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from . import _arrays, _derive, _errors, _tree
-from ._backend import Backend, LRUCache
-from ._call import BATCH_IN, BATCH_OUT, HESS, IN, JAC, OUT, Plan, _plain_tensor
+from ._backend import Backend, LRUCache, default_backend_name
+from ._bridge import differentiate_with
+from ._call import BATCH_IN, BATCH_OUT, HESS, IN, JAC, OUT, Plan, WithAux, WithKeywords, _plain_tensor
 
 
 def _first(derive: Callable) -> Callable:
@@ -51,9 +52,15 @@ class Spec:
             keep=self.keep,
         )
 
-    def finish(self, out: tuple[Any, ...]) -> Any:
-        """The public result: one value where the operator returns one, else the tuple."""
-        return out[0] if len(out) == 1 else out
+    def finish(self, out: tuple[Any, ...], has_aux: bool = False) -> Any:
+        """The public result: one value where the operator returns one, else the tuple. With has_aux (aux
+        last in `out`), as JAX's: ``(result, aux)``, and ``((value, aux), result...)`` for value_and_*."""
+        if not has_aux:
+            return out[0] if len(out) == 1 else out
+        *results, aux = out
+        if len(results) == 1:
+            return results[0], aux
+        return ((results[0], aux), *results[1:])
 
 
 _jvp = dict(derive=_derive.value_and_jvp, results=(OUT, OUT), seed_kinds=(IN,))
@@ -125,14 +132,28 @@ def _key_of(a: Any) -> Hashable:
 
 
 def apply(
-    operator: str, f: Callable, x: Any, seeds: Sequence[Any], args: Sequence[Any], backend: Any, chunk_size: Any = None
+    operator: str,
+    f: Callable,
+    x: Any,
+    seeds: Sequence[Any],
+    args: Sequence[Any],
+    backend: Any,
+    chunk_size: Any = None,
+    has_aux: bool = False,
+    kwargs: dict[str, Any] | None = None,
 ) -> Any:
     """Run the operator called `operator` (what every public operator function does), through a
-    plan kept per function, backend and argument signature: a repeated call skips the analysis."""
+    plan kept per function, backend and argument signature: a repeated call skips the analysis.
+    Keyword constants (`kwargs`) reach `f` unchanged; with `has_aux`, `f` returns ``(output, aux)``."""
     try:
-        return _apply(operator, f, x, seeds, args, backend, chunk_size)
+        if kwargs or has_aux:
+            f, args = wrap(f, args, has_aux, kwargs)
+        out = _apply(operator, f, x, seeds, args, backend, chunk_size)
+        return OPERATIONS[operator].finish(_results(out), True) if has_aux else out
     except Exception as e:
         _errors.add_hint(e)
+        if backend is None:  # the default engine: f may be written for another one
+            _errors.add_library_hint(e, default_backend_name(x if _tree.is_leaf(x) else _tree.flatten(x)[0][0]))
         raise
 
 
@@ -155,8 +176,65 @@ def _apply(
             plan.counted()
         if plan.fast:  # every argument is the engine's own array: straight to the (compiled) operator
             return plan.fast(x, *seeds, *args)
+    if plan.outers and plan.recorded(x, seeds, args):
+        return _bridged(operator, f, x, seeds, args, plan.b, chunk_size)
     out = plan.call(x, seeds, args)
     return out[0] if len(out) == 1 else out
+
+
+def wrap(f: Callable, args: Sequence[Any], has_aux: bool, kwargs: dict[str, Any] | None) -> tuple[Callable, tuple]:
+    """`f` and its constants for keyword constants (one more constant, a dict) and has_aux."""
+    if not callable(f):
+        raise TypeError(f"an operator needs a callable f, not {type(f).__name__}")
+    if kwargs:
+        f, args = WithKeywords(f), (*args, dict(kwargs))
+    if has_aux:
+        f = WithAux(f)
+    return f, tuple(args)
+
+
+def _results(out: Any) -> tuple[Any, ...]:
+    """`_apply`'s return as the tuple of the plan's results (one result comes back unwrapped)."""
+    return out if isinstance(out, tuple) else (out,)
+
+
+# The operators that another engine differentiates (see _bridged), by operator, f, backend and the
+# structure and non-array values of the constants.
+_BRIDGED = LRUCache(64)
+
+
+def _bridged(
+    operator: str, f: Callable, x: Any, seeds: Sequence[Any], args: Sequence[Any], b: Backend, chunk_size: Any
+) -> Any:
+    """The operator as a primitive of the engine that traces or records its arguments: a bridge
+    (``differentiate_with``) to `b` of the operator itself, whose derivatives `b` computes by
+    differentiating through its own operator. x, the seeds and the array constants cross it."""
+    leaves, spec = _tree.flatten(tuple(args))
+    slots = [i for i, a in enumerate(leaves) if _arrays.is_array(a)]
+    fixed = tuple((i, _constant_key(a)) for i, a in enumerate(leaves) if i not in slots)
+    key = (operator, f, b, chunk_size, len(seeds), spec, fixed)
+
+    def build() -> Callable:
+        template, rebuild = list(leaves), _tree.rebuilder(spec)
+
+        def inner(x: Any, seeds: tuple, arrays: tuple) -> Any:
+            filled = list(template)
+            for i, a in zip(slots, arrays):
+                filled[i] = a
+            return apply(operator, f, x, seeds, rebuild(filled) if filled else (), b, chunk_size)
+
+        inner.__name__ = f"{operator}_of_{getattr(f, '__name__', 'f')}"
+        return differentiate_with(inner, b)
+
+    return _BRIDGED.get_or_build(key, build)(x, tuple(seeds), tuple(leaves[i] for i in slots))
+
+
+def _constant_key(value: Any) -> Hashable:
+    try:
+        hash(value)
+    except TypeError:
+        return ("id", id(value))
+    return ("value", type(value), value)
 
 
 # ---------------------------------------------------------------------------- prepare
@@ -196,21 +274,43 @@ def _same(sig: tuple, a: Any) -> bool:
 class Prepared:
     """An operator bound to one function and one set of shapes and dtypes: see :func:`prepare`."""
 
-    def __init__(self, name: str, f: Callable, x: Any, args: tuple, backend: Any, chunk_size: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        f: Callable,
+        x: Any,
+        args: tuple,
+        backend: Any,
+        chunk_size: Any,
+        has_aux: bool = False,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
         spec = SPECS[name]
+        self._kwargs, self._has_aux = dict(kwargs or {}), has_aux
+        if kwargs or has_aux:
+            f, wrapped = wrap(f, args, has_aux, kwargs)
+            args = wrapped
         if len(args) < spec.seeds:
             raise TypeError(f"prepare({name!r}, f, x, ...) needs the seed (v or w) after x, as {name} does")
         seeds, consts = args[: spec.seeds], args[spec.seeds :]
         self._name, self._spec = name, spec
         self._plan = spec.plan(f, x, seeds, consts, backend, chunk_size)
+        if self._plan.recording is not None:  # later calls may pass tensors that require grad (see Plan)
+            self._plan.call = self._plan._recording_call  # type: ignore[method-assign]
         self._signatures = [_signature(x), *(_signature(a, i >= spec.seeds) for i, a in enumerate(args))]
         self.backend = self._plan.b
         self._direct = self._plan.native_signature((x, *args))
         self._fast: Callable[..., Any] | None = None
         self._counted = self._plan.counted if self._plan.advice is not None else None
 
-    def __call__(self, x: Any, *args: Any) -> Any:
+    def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         try:
+            if kwargs or self._kwargs:  # keyword constants: the prepared ones, updated by this call's
+                if not self._kwargs:
+                    raise TypeError(
+                        f"prepared {self._name} was prepared without keyword constants: pass them to prepare too"
+                    )
+                args = (*args, {**self._kwargs, **kwargs})
             if self._counted is not None:
                 self._counted()
             fast = self._fast
@@ -283,7 +383,7 @@ class Prepared:
             if not _same(sig, a):
                 seed = "the tangent v" if self._spec.seed_kinds[:1] == (IN,) else "the cotangent w"
                 self._mismatch(seed if i < n else f"constant {i - n + 1}", sig, a)
-        return self._spec.finish(self._plan.call(x, args[:n], args[n:]))
+        return self._spec.finish(self._plan.call(x, args[:n], args[n:]), self._has_aux)
 
     def _mismatch(self, what: str, sig: tuple, a: Any) -> None:
         got = _signature(a, what.startswith("constant"))
@@ -302,7 +402,14 @@ class Prepared:
 
 
 def prepare(
-    operator: str | Callable, f: Callable, x: Any, *args: Any, backend: Any = None, chunk_size: Any = None
+    operator: str | Callable,
+    f: Callable,
+    x: Any,
+    *args: Any,
+    backend: Any = None,
+    chunk_size: Any = None,
+    has_aux: bool = False,
+    **kwargs: Any,
 ) -> Prepared:
     """`operator` bound to `f` and to the shapes, dtypes and structures of `x`, seeds and constants.
 
@@ -327,4 +434,4 @@ def prepare(
         raise ValueError(f"prepare: unknown operator {operator!r}; choose from {sorted(SPECS)}")
     if not callable(f):
         raise TypeError(f"prepare needs a callable f, not {type(f).__name__}")
-    return Prepared(name, f, x, args, backend, chunk_size)
+    return Prepared(name, f, x, args, backend, chunk_size, has_aux, kwargs)

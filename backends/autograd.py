@@ -116,7 +116,17 @@ class Autograd(Backend):
         (vjp, y), tupled = _traced(lambda g: make_vjp(g, x), f, n)
         return (_leaves(y, len(y)) if tupled else y), lambda w: _leaves(vjp(w), n)
 
+    def namespace(self, x: Any) -> Any:
+        # autograd.numpy's, also for NumPy arrays: results may be boxes of an outer trace (a boxed seed
+        # or constant) even where x is a plain array, and only autograd.numpy stacks them as boxes.
+        return _arrays._autograd_namespace()
+
+    def records(self, a: Any) -> bool:
+        return isinstance(a, Box)
+
     def asarray(self, a: Any) -> Any:
+        if isinstance(a, Box):  # an outer autograd trace's value: kept boxed, so that it differentiates through us
+            return a
         return anp.asarray(super().asarray(a))
 
     def foreign(self, fn: Any) -> Callable[[Any], Any]:

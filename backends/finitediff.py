@@ -1,4 +1,7 @@
-"""Finite differences in NumPy: the reference that needs no AD engine (pushforward only)."""
+"""Finite differences: the reference that needs no AD engine (pushforward only).
+
+The differences are taken in NumPy; `f` is evaluated on arrays of x's own library (a torch `f` on
+torch tensors, a JAX `f` on JAX arrays), so that any function can be checked against them."""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from abstractad._backend import Backend
+from abstractad import _arrays
+from abstractad._backend import Backend, resolve
 
 Method = Literal["central", "forward", "complex"]
 _state = threading.local()
@@ -52,6 +56,8 @@ class FiniteDiff(Backend):
     """
 
     name: ClassVar[str] = "finitediff"
+    exact: ClassVar[bool] = False
+    follows_x: ClassVar[bool] = True
     unsupported_dtypes: ClassVar[frozenset[str]] = frozenset({"bfloat16"})  # NumPy has no bfloat16 arithmetic
     method: Method = "central"
     step: float | None = None
@@ -95,15 +101,36 @@ class FiniteDiff(Backend):
         vnorm = float(np.max(np.abs(v))) if v.size else 1.0
         return base * scale / (vnorm if vnorm > 0 else 1.0)
 
+    # ------------------------------------------------------------------ arrays
+    def asarray(self, a: Any) -> Any:
+        """Arrays of the AD engines' libraries stay as they are (f is evaluated on them); others are NumPy."""
+        if _arrays.library_of(a) in _ENGINE_LIBRARIES:
+            return a
+        return super().asarray(a)
+
     # ------------------------------------------------------------------ the primitive
-    def pushforward(self, f: Callable, x: np.ndarray, v: np.ndarray) -> tuple[Any, Any]:
-        y, jvs = self.batched_pushforward(f, x, np.asarray(v)[None])
+    def pushforward(self, f: Callable, x: Any, v: Any) -> tuple[Any, Any]:
+        if _arrays.library_of(x) in _ENGINE_LIBRARIES:
+            y, jvs = self.batched_pushforward(f, x, _arrays.array_namespace(v).reshape(v, (1, *v.shape)))
+        else:
+            y, jvs = self.batched_pushforward(f, x, np.asarray(v)[None])
         return y, jvs[0]
 
-    def batched_pushforward(self, f: Callable, x: np.ndarray, vs: np.ndarray) -> tuple[Any, Any]:
+    def batched_pushforward(self, f: Callable, x: Any, vs: Any) -> tuple[Any, Any]:
+        if _arrays.library_of(x) in _ENGINE_LIBRARIES:  # differences in NumPy, f and results in x's library
+            info = _arrays.describe(x)
+            # TensorFlow computes complex powers by exp and log, which loses a complex step of 1e-20
+            # (x ** 3 at a negative x): there the complex step evaluates f on NumPy, as it always did.
+            numpy_only = self._method() == "complex" and info.library == "tensorflow"
+            g = f if numpy_only else _in_library(f, info)
+            y, jvs = self._numpy_pushforward(g, _arrays.to_numpy(x), _arrays.to_numpy(vs))
+            return _arrays.restore(y, info), _arrays.restore(jvs, info)
+        return self._numpy_pushforward(f, x, vs)
+
+    def _numpy_pushforward(self, f: Callable, x: np.ndarray, vs: np.ndarray) -> tuple[Any, Any]:
         x = np.asarray(x)
         if x.dtype == np.float16:  # half-precision differences have no correct digits: evaluate in float32
-            y, jvs = self.batched_pushforward(f, x.astype(np.float32), vs)
+            y, jvs = self._numpy_pushforward(f, x.astype(np.float32), vs)
             return y.astype(np.float16), jvs.astype(np.float16)
         f = _read_only_arguments(f)
         vs = np.asarray(vs, dtype=x.dtype)
@@ -165,6 +192,25 @@ class FiniteDiff(Backend):
 
     def __repr__(self) -> str:
         return f"FiniteDiff(method={self.method!r}, step={self.step!r}, vectorized={self.vectorized!r})"
+
+
+# The libraries whose arrays `f` is evaluated on as they are (the AD engines'; autograd's are NumPy's).
+_ENGINE_LIBRARIES = ("torch", "jax", "tensorflow")
+
+
+def _in_library(f: Callable, info: _arrays.ArrayInfo) -> Callable:
+    """`f` on NumPy points: each point (or batch of them) handed to `f` in the library, dtype and
+    device of x (`info`), the result back as NumPy."""
+
+    scope = resolve(info.library).scope  # the library's engine's own context (JAX's float64 switch)
+
+    def evaluate(p: np.ndarray) -> np.ndarray:
+        dtype = _arrays.dtype_name(p)
+        with scope(dtype):
+            point = _arrays.restore(p, dataclasses.replace(info, dtype=dtype, shape=p.shape))
+            return np.asarray(_arrays.to_numpy(f(point)))
+
+    return evaluate
 
 
 def _read_only_arguments(f: Callable) -> Callable:

@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.extend.core import Primitive
+from jax.interpreters import ad, batching, mlir
 
 from abstractad import _arrays, _errors
 from abstractad._backend import Backend, Mode, check_mode
@@ -27,8 +29,7 @@ UNTRACEABLE: tuple[type[Exception], ...] = (
 )
 
 
-class CompileFallbackWarning(UserWarning):
-    """``Jax(compile=True)`` could not trace `f` and runs this operator eagerly instead."""
+CompileFallbackWarning = _errors.CompileFallbackWarning  # one class for every engine (also ad.CompileFallbackWarning)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +49,6 @@ class Jax(Backend):
     """
 
     name: ClassVar[str] = "jax"
-    bridge_modes: ClassVar[tuple[str, ...]] = ("reverse",)
     takes_pytrees: ClassVar[bool] = True  # jax.jvp / jax.vjp take the tuple of a pytree's leaves as it is
     mode: Mode = None
     compile: bool = False
@@ -91,6 +91,19 @@ class Jax(Backend):
         y, linear = jax.linearize(f, x)  # one forward pass; every product after it is linear algebra
         return y, linear
 
+    def transpose_pushforward(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]] | None:
+        """``jax.linear_transpose`` of the pushforward ``v -> J v``, linearized once: a vjp from one traced
+        pushforward where forward mode is forced (or a pushforward-only backend over ``jax.jvp`` borrows this
+        method); None where JAX cannot transpose it (a ``while_loop``)."""
+        zeros = jax.tree.map(jnp.zeros_like, x)
+        try:
+            (y, _), linear = jax.linearize(lambda v: self.pushforward(f, x, v), zeros)
+            transposed = jax.linear_transpose(lambda v: linear(v)[1], zeros)
+            jax.eval_shape(transposed, y)  # transposes abstractly: fails here, not at the first product
+        except Exception:  # f itself failing fails again, with its own error, on the columns route
+            return None
+        return y, lambda w: transposed(w)[0]
+
     def batched_pushforward(self, f: Callable, x: Any, vs: Any) -> tuple[Any, Any]:
         # f(x) does not depend on the tangent: out_axes=None keeps it unbatched (as jax.jacfwd does).
         return jax.vmap(lambda v: jax.jvp(f, (x,), (v,)), out_axes=(None, 0))(vs)
@@ -129,14 +142,17 @@ class Jax(Backend):
         return contextlib.nullcontext()
 
     def foreign(self, fn: Any) -> Callable[[Any], Any]:
-        """A ``jax.custom_vjp`` function whose value and VJP are ``jax.pure_callback`` calls into
-        ``fn``'s backend: it works under ``jax.grad`` / ``jax.vjp`` / ``jax.jacrev``, ``jax.jit`` and
-        ``jax.vmap`` (one callback per batch element), not under forward mode (``jax.jvp``,
-        ``jax.jacfwd``), which JAX refuses for ``custom_vjp`` functions."""
+        """A JAX primitive computing ``fn``, with JVP and transpose rules whose products are
+        ``jax.pure_callback`` calls into ``fn``'s backend: both modes (``jax.grad``, ``jax.jvp``,
+        ``jax.linearize``, ``jax.jacfwd``, ``jax.hessian``) to second order, under ``jax.jit`` and
+        ``jax.vmap`` (one callback per batch element)."""
         return _foreign_function(fn)
 
     def compile_operator(self, fn: Callable) -> Callable | None:
         return _Jitted(fn) if self.compile else None
+
+    def records(self, a: Any) -> bool:
+        return isinstance(a, jax.core.Tracer)
 
     def eager_advice(self) -> str | None:
         if self.compile:
@@ -155,6 +171,46 @@ class Jax(Backend):
         return f"Jax(mode={self.mode!r}, compile={self.compile!r})"
 
 
+# ---------------------------------------------------------------------------- foreign functions
+#
+# A bridged function is five JAX primitives, closed under JAX's transformations: its value
+# ``f(x)``; the linear maps ``jvp (x, v) -> J v`` and ``vjp (x, w) -> wᵀ J``, each the other's
+# transpose; and their derivatives in `x`, the bilinear ``jvp_jvp (x, v, u) -> f''(x)[v, u]`` and
+# ``vjp_hvp (x, w, u) -> ∇²⟨w, f⟩(x) u``, which transpose into each other in turn. JVP rules that
+# are linear in the tangents plus transpose rules give JAX both modes (a custom_vjp has no
+# forward mode, and a pure_callback inside a custom_jvp rule cannot be transposed). Each one runs
+# as a ``jax.pure_callback`` into the inner backend (``Foreign``'s method of the same name); a
+# batch is looped over with ``lax.map``. Derivatives of the bilinear ones in `x` (third order)
+# are not defined.
+
+_LIKE_Y = ("value", "jvp", "jvp_jvp")  # these have f(x)'s shape and dtype; vjp and vjp_hvp have x's
+
+
+class _Bridge:
+    """The parameter of a bridged function's primitives: its ``Foreign`` and host callables."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self._hosts: dict[tuple[str, Any], Callable[..., np.ndarray]] = {}
+
+    def out(self, method: str, x: Any) -> jax.ShapeDtypeStruct:
+        if method not in _LIKE_Y:
+            return jax.ShapeDtypeStruct(tuple(x.shape), x.dtype)
+        shape, dtype = self.fn.spec(tuple(x.shape), str(x.dtype))
+        return jax.ShapeDtypeStruct(shape, jax.dtypes.canonicalize_dtype(dtype))
+
+    def host(self, method: str, out: jax.ShapeDtypeStruct) -> Callable[..., np.ndarray]:
+        # One callable per operation and output: eager pure_callback is compiled once per
+        # callback object, so a fresh closure per call would recompile on every call.
+        key = (method, out)
+        if key not in self._hosts:
+            self._hosts[key] = _host(getattr(self.fn, method), out)
+        return self._hosts[key]
+
+    def __repr__(self) -> str:
+        return repr(self.fn)
+
+
 def _host(op: Callable[..., Any], out: jax.ShapeDtypeStruct) -> Callable[..., np.ndarray]:
     """`op` as a host callback: NumPy arrays in, a NumPy array of `out`'s shape and dtype back."""
 
@@ -167,56 +223,109 @@ def _host(op: Callable[..., Any], out: jax.ShapeDtypeStruct) -> Callable[..., np
     return call
 
 
+def _primitive(method: str) -> Primitive:
+    p = Primitive(f"foreign_{method}")
+
+    def callback(*args: Any, bridge: _Bridge) -> Any:
+        out = bridge.out(method, args[0])
+        return jax.pure_callback(bridge.host(method, out), out, *args, vmap_method="sequential")
+
+    def abstract(*args: Any, bridge: _Bridge) -> Any:
+        out = bridge.out(method, args[0])
+        return jax.core.ShapedArray(out.shape, out.dtype)
+
+    def batch(args: list[Any], dims: list[int | None], *, bridge: _Bridge) -> tuple[Any, int]:
+        # The inner backend sees one element at a time: a loop (lax.map) whose body binds p again, so
+        # transformations under the vmap (jax.grad of a vmapped function) still see p.
+        args = [a if d is None else jnp.moveaxis(a, d, 0) for a, d in zip(args, dims)]
+        mapped = [i for i, d in enumerate(dims) if d is not None]
+
+        def one(rows: list[Any]) -> Any:
+            full = list(args)
+            for i, row in zip(mapped, rows):
+                full[i] = row
+            return p.bind(*full, bridge=bridge)
+
+        return jax.lax.map(one, [args[i] for i in mapped]), 0
+
+    p.def_impl(callback)
+    p.def_abstract_eval(abstract)
+    mlir.register_lowering(p, mlir.lower_fun(callback, multiple_results=False))
+    batching.primitive_batchers[p] = batch
+    return p
+
+
+_VALUE, _JVP, _VJP, _JVP_JVP, _VJP_HVP = (_primitive(m) for m in ("value", "jvp", "vjp", "jvp_jvp", "vjp_hvp"))
+
+
+def _third_order(*args: Any, bridge: _Bridge) -> Any:
+    raise NotImplementedError(
+        f"third derivatives of a differentiate_with function ({bridge.fn.name}) are not defined: the bridge "
+        "supplies first and second order. Differentiate the whole function with one engine instead."
+    )
+
+
+# JVP rules: one per argument, each linear in its tangent (JAX skips the symbolic zeros).
+ad.defjvp(_VALUE, lambda dx, x, *, bridge: _JVP.bind(x, dx, bridge=bridge))
+ad.defjvp(
+    _JVP,
+    lambda dx, x, v, *, bridge: _JVP_JVP.bind(x, v, dx, bridge=bridge),
+    lambda dv, x, v, *, bridge: _JVP.bind(x, dv, bridge=bridge),
+)
+ad.defjvp(
+    _VJP,
+    lambda dx, x, w, *, bridge: _VJP_HVP.bind(x, w, dx, bridge=bridge),
+    lambda dw, x, w, *, bridge: _VJP.bind(x, dw, bridge=bridge),
+)
+ad.defjvp(
+    _JVP_JVP,
+    _third_order,
+    lambda dv, x, v, u, *, bridge: _JVP_JVP.bind(x, dv, u, bridge=bridge),
+    lambda du, x, v, u, *, bridge: _JVP_JVP.bind(x, v, du, bridge=bridge),
+)
+ad.defjvp(
+    _VJP_HVP,
+    _third_order,
+    lambda dw, x, w, u, *, bridge: _VJP_HVP.bind(x, dw, u, bridge=bridge),
+    lambda du, x, w, u, *, bridge: _VJP_HVP.bind(x, w, du, bridge=bridge),
+)
+
+
+def _transpose(rule: Callable[..., Any]) -> Callable[..., list[Any]]:
+    """A transpose rule from `rule(ct, x, *known, linear=i)`: the cotangent of the one linear argument
+    (`x` enters every primitive nonlinearly, so it is never the linear one)."""
+
+    def transpose(ct: Any, x: Any, *rest: Any, bridge: _Bridge) -> list[Any]:
+        linear = [i for i, a in enumerate(rest) if ad.is_undefined_primal(a)]
+        if ad.is_undefined_primal(x) or len(linear) != 1:
+            raise NotImplementedError("a differentiate_with primitive is linear in exactly one argument, not x")
+        out: list[Any] = [None] * (1 + len(rest))
+        if type(ct) is not ad.Zero:
+            out[1 + linear[0]] = rule(ct, x, *rest, linear=linear[0], bridge=bridge)
+        return out
+
+    return transpose
+
+
+# jvp and vjp transpose into each other; jvp_jvp and vjp_hvp (in either linear argument) too, as
+# ⟨c, f''[v, u]⟩ = vᵀ ∇²⟨c, f⟩ u and the Hessian of ⟨w, f⟩ is symmetric.
+ad.primitive_transposes[_JVP] = _transpose(lambda c, x, v, *, linear, bridge: _VJP.bind(x, c, bridge=bridge))
+ad.primitive_transposes[_VJP] = _transpose(lambda c, x, w, *, linear, bridge: _JVP.bind(x, c, bridge=bridge))
+ad.primitive_transposes[_JVP_JVP] = _transpose(
+    lambda c, x, v, u, *, linear, bridge: _VJP_HVP.bind(x, c, u if linear == 0 else v, bridge=bridge)
+)
+ad.primitive_transposes[_VJP_HVP] = _transpose(
+    lambda c, x, w, u, *, linear, bridge: (
+        _JVP_JVP.bind(x, c, u, bridge=bridge) if linear == 0 else _VJP_HVP.bind(x, w, c, bridge=bridge)
+    )
+)
+
+
 def _foreign_function(fn: Any) -> Callable[[Any], Any]:
-    hosts: dict[tuple[str, Any], Callable[..., np.ndarray]] = {}
-
-    def host(name: str, out: jax.ShapeDtypeStruct) -> Callable[..., np.ndarray]:
-        # One callable per operation and output: eager pure_callback is compiled once per
-        # callback object, so a fresh closure per call would recompile on every call.
-        key = (name, out)
-        if key not in hosts:
-            hosts[key] = _host(getattr(fn, name), out)
-        return hosts[key]
-
-    def out_spec(x: Any) -> jax.ShapeDtypeStruct:
-        shape, dtype = fn.spec(tuple(x.shape), str(x.dtype))
-        return jax.ShapeDtypeStruct(shape, jax.dtypes.canonicalize_dtype(dtype))
-
-    @jax.custom_vjp
-    def call(x: Any) -> Any:
-        out = out_spec(x)
-        return jax.pure_callback(host("value", out), out, x, vmap_method="sequential")
-
-    def fwd(x: Any) -> tuple[Any, Any]:
-        return call(x), x
-
-    # The VJP is itself a custom_vjp function, so reverse-over-reverse second order works through
-    # the bridge (the inner backend's HVP in x, its JVP in w); its own derivative is not defined.
-    @jax.custom_vjp
-    def vjp(x: Any, w: Any) -> Any:
-        out = jax.ShapeDtypeStruct(x.shape, x.dtype)
-        return jax.pure_callback(host("vjp", out), out, x, w, vmap_method="sequential")
-
-    def vjp_fwd(x: Any, w: Any) -> tuple[Any, Any]:
-        return vjp(x, w), (x, w)
-
-    def vjp_bwd(res: tuple[Any, Any], u: Any) -> tuple[Any, Any]:
-        x, w = res
-        dx, dw = jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(w.shape, w.dtype)
-        return (
-            jax.pure_callback(host("vjp_hvp", dx), dx, x, w, u, vmap_method="sequential"),
-            jax.pure_callback(host("jvp", dw), dw, x, u, vmap_method="sequential"),
-        )
-
-    vjp.defvjp(vjp_fwd, vjp_bwd)
-
-    def bwd(x: Any, w: Any) -> tuple[Any]:
-        return (vjp(x, w),)
-
-    call.defvjp(fwd, bwd)
+    bridge = _Bridge(fn)
 
     def bridged(x: Any) -> Any:
-        return call(jnp.asarray(x))
+        return _VALUE.bind(jnp.asarray(x), bridge=bridge)
 
     return bridged
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import math
 import threading
 import warnings
@@ -35,13 +36,17 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-import tensorflow as tf
 
-from abstractad import _arrays, _errors
+from abstractad import _arrays, _errors, _quiet
 from abstractad._autograph import skip_autograph
 from abstractad._backend import Backend, Mode, check_mode
 
 Tensor = Any
+
+# TensorFlow without its start-up notices on the user's terminal (see abstractad._quiet).
+tf: Any = _quiet.import_tensorflow()
+# No public API records one op on tapes and accumulators.
+_tape_record = importlib.import_module("tensorflow.python.eager.record")
 
 
 skip_autograph()
@@ -162,12 +167,18 @@ class TensorFlow(Backend):
         return tf.one_hot(tf.range(start, n if stop is None else stop), n, dtype=like.dtype)
 
     def foreign(self, fn: Any) -> Callable[[Tensor], Tensor]:
-        """A ``tf.custom_gradient`` function computing ``fn``, whose gradient is ``fn.vjp``: eager,
-        and inside ``tf.function`` through ``tf.numpy_function``. Reverse mode only (TensorFlow's
-        forward mode would differentiate the gradient function, which is opaque)."""
+        """An op computing ``fn`` whose gradient is ``fn.vjp``, itself an op whose gradient is
+        ``fn.jvp`` (and so on to second order): ``GradientTape`` and ``ForwardAccumulator``, eager
+        and inside ``tf.function`` (through ``tf.numpy_function``)."""
         return _foreign_function(fn)
 
     # ------------------------------------------------------------------ compilation
+    def records(self, a: Any) -> bool:
+        """Traced by ``tf.function``, or possibly watched: a GradientTape or ForwardAccumulator is open."""
+        from tensorflow.python.eager import record
+
+        return not tf.executing_eagerly() or not hasattr(a, "numpy") or record.could_possibly_record()
+
     def eager_advice(self) -> str | None:
         if self.compile:
             return None
@@ -203,34 +214,47 @@ def _host(op: Callable[..., Any], inputs: list[Tensor], shape: Any, dtype: tf.DT
 
 
 def _foreign_function(fn: Any) -> Callable[[Tensor], Tensor]:
-    @tf.custom_gradient
-    def call(x: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
-        if x.shape.is_fully_defined():
-            shape, dtype = fn.spec(tuple(int(d) for d in x.shape), x.dtype.name)
-            out_shape, out_dtype = tf.TensorShape(shape), tf.as_dtype(dtype)
-        else:
-            out_shape, out_dtype = tf.TensorShape(None), x.dtype
-        y = _host(fn.value, [x], out_shape, out_dtype)
+    # Five ops, closed under differentiation as in the JAX bridge: the value f(x); the linear jvp
+    # (x, v) -> J v and vjp (x, w) -> wᵀ J; their derivatives in x, the bilinear jvp_jvp (x, v, u) ->
+    # f''(x)[v, u] and vjp_hvp (x, w, u) -> ∇²⟨w, f⟩ u. TensorFlow's forward mode transposes an op's
+    # gradient, so each gradient below must itself be made of these ops. The gradients of the
+    # bilinear ones in x (third order) are not defined: TensorFlow gets None (zero) there.
+    def spec(x: Tensor) -> tuple[tf.TensorShape, tf.DType]:
+        if not x.shape.is_fully_defined():
+            return tf.TensorShape(None), x.dtype
+        shape, dtype = fn.spec(tuple(int(d) for d in x.shape), x.dtype.name)
+        return tf.TensorShape(shape), tf.as_dtype(dtype)
 
-        def grad(w: Tensor) -> Tensor:
-            return vjp(x, _cast(w, y.dtype))
+    def op(method: str, like_y: bool, grad: Callable[..., list[Tensor | None]]) -> Callable[..., Tensor]:
+        @tf.custom_gradient
+        def custom(*inputs: Tensor) -> tuple[Tensor, Callable[[Tensor], list[Tensor | None]]]:
+            x = inputs[0]
+            shape, dtype = spec(x) if like_y else (x.shape, x.dtype)
+            y = _host(getattr(fn, method), list(inputs), shape, dtype)
+            return y, lambda ct: grad(_cast(ct, y.dtype), *inputs)
 
-        return y, grad
+        def call(*inputs: Tensor) -> Tensor:
+            # tf.custom_gradient gives tf.gradients (a tf.function differentiated from outside) its
+            # rule. Tapes and forward accumulators get it from record_operation, recorded once: inside
+            # a graph, custom_gradient's own op (IdentityN) would first give the output a zero JVP
+            # from the opaque host op, and an accumulator keeps the first JVP it sees.
+            with _tape_record.stop_recording():
+                y = custom(*inputs)
+            _tape_record.record_operation(method, [y], list(inputs), lambda ct: grad(_cast(ct, y.dtype), *inputs))
+            return y
 
-    # The VJP is itself a custom_gradient function, so nested tapes give second order through the
-    # bridge (the inner backend's HVP in x, its JVP in w); its own derivatives are not defined.
-    @tf.custom_gradient
-    def vjp(x: Tensor, w: Tensor) -> tuple[Tensor, Callable[[Tensor], tuple[Tensor, Tensor]]]:
-        g = _host(fn.vjp, [x, w], x.shape, x.dtype)
+        return call
 
-        def grad(u: Tensor) -> tuple[Tensor, Tensor]:
-            return _host(fn.vjp_hvp, [x, w, u], x.shape, x.dtype), _host(fn.jvp, [x, u], w.shape, w.dtype)
-
-        return g, grad
+    value = op("value", True, lambda c, x: [vjp(x, c)])
+    jvp = op("jvp", True, lambda c, x, v: [vjp_hvp(x, c, v), vjp(x, c)])
+    vjp = op("vjp", False, lambda c, x, w: [vjp_hvp(x, w, c), jvp(x, c)])
+    # ⟨c, f''[v, u]⟩ = vᵀ ∇²⟨c, f⟩ u, and the Hessian of ⟨w, f⟩ is symmetric.
+    jvp_jvp = op("jvp_jvp", True, lambda c, x, v, u: [None, vjp_hvp(x, c, u), vjp_hvp(x, c, v)])
+    vjp_hvp = op("vjp_hvp", False, lambda c, x, w, u: [None, jvp_jvp(x, c, u), vjp_hvp(x, w, c)])
 
     @tf.autograph.experimental.do_not_convert
     def bridged(x: Any) -> Tensor:
-        return call(tf.convert_to_tensor(x))
+        return value(tf.convert_to_tensor(x))
 
     return bridged
 
@@ -501,7 +525,7 @@ class _Compiled:
             warnings.warn(
                 "TensorFlow(compile=True): f could not be traced by tf.function "
                 f"({type(e).__name__}: {lines[-1] if lines else ''}); this operator runs eagerly instead.",
-                RuntimeWarning,
+                _errors.CompileFallbackWarning,
                 stacklevel=_errors.user_stacklevel(),
             )
             return out

@@ -11,6 +11,9 @@ Which path a primitive takes, decided per call:
   compose with each other and with an outer eager ``autograd.grad`` or dual-number level.
   ``torch.autograd.grad`` inside ``torch.func.jvp`` does not work (``requires_grad_`` is refused
   inside a transform), and forward-mode dual levels cannot nest, hence the switch.
+- **recorded** (a top-level call where x, a seed or an array constant requires grad, grad mode on; see
+  ``_Recording``): the arguments stay in the caller's graph and so do the results, differentiable
+  once more: reverse mode is ``torch.autograd.grad(..., create_graph=True)``, the rest the nested path.
 
 The depth of our eager paths is a thread-local counter; ``torch.func`` levels are read with
 ``torch._C._functorch.maybe_current_level()``. Second-order operators (``nest()``) use ``torch.func``
@@ -42,7 +45,7 @@ import torch
 import torch.autograd.forward_ad as fwad
 from torch._C import _functorch
 
-from abstractad import _arrays
+from abstractad import _arrays, _errors
 from abstractad._backend import Backend, Mode, check_mode
 
 Tensor = torch.Tensor
@@ -54,7 +57,7 @@ class _Counters(threading.local):
     first nested call would cost every compiled operator a recompile."""
 
     def __init__(self) -> None:
-        self.inside = self.dual = self.nest = 0
+        self.inside = self.dual = self.nest = self.graph = 0
 
 
 _state = _Counters()
@@ -87,8 +90,39 @@ class _count:
 
 
 def _top() -> bool:
-    """True when no transform, trace or eager path of ours is differentiating the current call."""
+    """True when no transform, trace or eager path of ours is differentiating the current call (nor the
+    caller's autograd recording it, see _Recording)."""
     return not torch.compiler.is_compiling() and _get("inside") == 0 and _functorch.maybe_current_level() is None
+
+
+class _Recording:
+    """Around a top-level call some of whose arguments require grad (see ``Torch.recording_context``), with grad
+    mode on: the call counts as one level of ours, so ``asarray`` keeps the arguments attached to the
+    caller's graph and the primitives keep results attached too: reverse mode by ``autograd.grad`` with
+    ``create_graph=True`` (see _recording), everything else by the ``torch.func`` path, whose results carry
+    autograd's graph to every tensor that requires grad (x, seeds, constants, closed-over parameters).
+    Under ``no_grad`` or ``inference_mode`` it does nothing: results stay plain."""
+
+    __slots__ = ("on",)
+
+    def __enter__(self) -> None:
+        self.on = torch.is_grad_enabled() and not torch.is_inference_mode_enabled() and _top()
+        if self.on:
+            _state.inside, _state.graph = _get("inside") + 1, 1
+
+    def __exit__(self, *exc: object) -> None:
+        if self.on:
+            _state.inside, _state.graph = _get("inside") - 1, 0
+
+
+def _recording() -> bool:
+    """True at the level of a recorded call itself (see _Recording), not inside `f` nor a transform."""
+    return (
+        not torch.compiler.is_compiling()
+        and _get("graph") == 1
+        and _get("inside") == 1
+        and _functorch.maybe_current_level() is None
+    )
 
 
 def _grad_on() -> contextlib.AbstractContextManager:
@@ -156,10 +190,11 @@ def _as_leaf(x: Tensor) -> Tensor:
     return leaf
 
 
-def _grads(y: Any, leaves: Any, x: Any, w: Any, retain: bool) -> Any:
+def _grads(y: Any, leaves: Any, x: Any, w: Any, retain: bool, create: bool = False) -> Any:
     """``wᵀ J`` by ``torch.autograd.grad`` from the outputs `y` to the detached `leaves` of `x` (each
     one tensor or a tuple of them; ``w=None``: the gradient of a scalar); zeros for a leaf that no
-    output depends on. The general case of the single-tensor code in pullback."""
+    output depends on. The general case of the single-tensor code in pullback. ``create``: the
+    result is differentiable once more (``create_graph``)."""
     ys = y if isinstance(y, tuple) else (y,)
     ws = (None,) * len(ys) if w is None else w if isinstance(y, tuple) else (w,)
     live = [(out, None if s is None else _cast(s, out)) for out, s in zip(ys, ws, strict=True) if out.requires_grad]
@@ -167,10 +202,17 @@ def _grads(y: Any, leaves: Any, x: Any, w: Any, retain: bool) -> Any:
     gs: Any = (None,) * len(inputs)
     if live:
         outs, seeds = zip(*live)
-        gs = torch.autograd.grad(outs, inputs, seeds, retain_graph=retain, allow_unused=True)
+        gs = torch.autograd.grad(outs, inputs, seeds, retain_graph=retain, create_graph=create, allow_unused=True)
     xs = x if isinstance(x, tuple) else (x,)
     out = tuple([torch.zeros_like(a) if g is None else g.contiguous() for a, g in zip(xs, gs)])
     return out if isinstance(x, tuple) else out[0]
+
+
+def _graph_leaf(a: Tensor) -> Tensor:
+    """What `f` gets in a recorded call (see _Recording): a view of a tensor that requires grad, in the
+    caller's graph (a view, not the tensor: a gradient in x must not count its uses as a constant);
+    for any other tensor a fresh leaf of ours, as on the plain path."""
+    return a.view_as(a) if a.requires_grad else _as_leaf(a)
 
 
 def _plain_tangent(t: Tensor) -> Tensor:
@@ -225,8 +267,10 @@ class Torch(Backend):
     torch.compile backend name such as ``"aot_eager"`` chooses that backend instead of inductor);
     where compilation fails it runs eagerly after one warning. Grad mode, ``no_grad`` and
     ``inference_mode`` are respected around the call, and the user's tensors are never touched
-    (no ``requires_grad`` flag set, no ``.grad`` written). Results are plain tensors without a graph
-    at the top level; inside the user's ``torch.func`` transform they carry its tangents.
+    (no ``requires_grad`` flag set, no ``.grad`` written). Where x, a seed or an array constant requires
+    grad and grad mode is on, results carry autograd's graph (``create_graph=True``): ``backward()``
+    through a gradient works (gradient penalties, MAML). Otherwise they are plain tensors without a
+    graph; inside the user's ``torch.func`` transform they carry its tangents.
 
     >>> import torch, abstractad as ad
     >>> x = torch.tensor([1.0, 2.0], dtype=torch.float64)
@@ -295,6 +339,8 @@ class Torch(Backend):
 
     def pullback(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
         if not _top():
+            if _recording():
+                return self._recorded_pullback(f, x)
             y, vjp = torch.func.vjp(f, x)
             return y, lambda w: vjp(_cast_all(w, y))[0]
         if isinstance(x, tuple):
@@ -321,10 +367,22 @@ class Torch(Backend):
             y = _check_output(f(leaves))
         return _each(torch.Tensor.detach, y), lambda w: _grads(y, leaves, x, w, True)
 
+    def _recorded_pullback(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
+        """The pullback of a recorded call (see _Recording): ``autograd.grad`` with ``create_graph``, from
+        views of the arguments that require grad (fresh leaves for the others); f(x) stays attached too."""
+        z = _each(_graph_leaf, x)
+        with _count("inside"):  # grad mode is on: _Recording checked it
+            y = _check_output(f(z))
+        return y, lambda w: _grads(y, z, x, w, True, create=True)
+
     def value_and_gradient(self, f: Callable, x: Any, check: Callable[[Any], None]) -> tuple[Any, Any] | None:
         """At the top level: one forward pass and one ``autograd.grad`` that frees the graph."""
         if not _top():
-            return None
+            if not _recording():
+                return None
+            y, pullback = self._recorded_pullback(f, x)
+            check(y)
+            return y, pullback(None)
         if isinstance(x, tuple):
             leaves = tuple([_as_leaf(a) for a in x])
             with _grad_on(), _count("inside"):
@@ -374,6 +432,19 @@ class Torch(Backend):
     # ------------------------------------------------------------------ hooks
     def namespace(self, x: Any) -> Any:
         return xp_torch
+
+    def recording_context(self, arrays: Any) -> type[_Recording] | None:
+        """The context for calls where some of `arrays` (the arguments' leaves) require grad: results then
+        carry autograd's graph (differentiable once more: double backward, gradient penalties, MAML)."""
+        return _Recording if any(isinstance(a, torch.Tensor) and a.requires_grad for a in arrays) else None
+
+    def records(self, a: Any) -> bool:
+        """Inside a torch.func transform, recorded by autograd (grad mode on, requires_grad), or a dual tensor."""
+        if _functorch.is_functorch_wrapped_tensor(a):
+            return True
+        if a.requires_grad and torch.is_grad_enabled():
+            return True
+        return fwad.unpack_dual(a).tangent is not None
 
     def place_like(self, r: Any, x: Any) -> Any:
         """A DTensor gradient with its leaf's placements: torch's autograd picks its own (a ``Shard(0)``
@@ -571,6 +642,9 @@ def _summary(e: Exception) -> str:
     return " ".join(lines[:2])[:300]
 
 
+_DYNAMO_LRU_CACHE = r"Dynamo detected a call to a `functools.lru_cache`-wrapped function at '_helpers.py"
+
+
 class _Compiled:
     """``torch.compile(fn)`` that falls back to eager, with one warning, when compiling fails."""
 
@@ -581,6 +655,7 @@ class _Compiled:
         # them back to eager.
         own = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
         self.compiled: Callable | None = torch.compile(own, backend=backend, dynamic=False)
+        self.traced = False  # after the first call, which compiles (later ones only guard)
 
     def __call__(self, *args: Any) -> Any:
         if self.compiled is not None:
@@ -588,7 +663,15 @@ class _Compiled:
                 # Serialised: inside a compiled region forward mode runs without the forward lock,
                 # and torch's dual level is one per process.
                 with _FORWARD_LOCK:
-                    return self.compiled(*args)
+                    if self.traced:
+                        return self.compiled(*args)
+                    with warnings.catch_warnings():
+                        # Dynamo's notes on array-api-compat's cached helpers (the namespace that
+                        # ad.array_namespace gives f): it traces through them, correctly.
+                        warnings.filterwarnings("ignore", message=_DYNAMO_LRU_CACHE, category=UserWarning)
+                        out = self.compiled(*args)
+                    self.traced = True
+                    return out
             except Exception as e:
                 reason = e
         else:
@@ -598,7 +681,7 @@ class _Compiled:
         warnings.warn(
             f"Torch(compile=True): torch.compile failed, running this operator eagerly instead "
             f"({type(reason).__name__}: {_summary(reason)})",
-            RuntimeWarning,
+            _errors.CompileFallbackWarning,
             stacklevel=3,
         )
         return out

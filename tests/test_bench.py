@@ -75,7 +75,9 @@ def test_bench_paths_command_line(tmp_path) -> None:
     base = [sys.executable, "-m", "abstractad", "bench", "--backends", "autograd", "--rounds", "1", "-q"]
     out = subprocess.run(
         [*base, "--paths", "numpy,lazy", "--sizes", "8", "--target", "0.001", "--json", str(tmp_path / "p.json")],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr
     rows = json.loads((tmp_path / "p.json").read_text())

@@ -33,8 +33,9 @@ def test_import_loads_no_engine() -> None:
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("engine, extra", [("jax", "jax"), ("torch", "torch"), ("tensorflow", "tensorflow"),
-                                           ("autograd", "autograd")])
+@pytest.mark.parametrize(
+    "engine, extra", [("jax", "jax"), ("torch", "torch"), ("tensorflow", "tensorflow"), ("autograd", "autograd")]
+)
 def test_missing_engine_names_the_extra(engine: str, extra: str) -> None:
     out = _run_python(
         f"""

@@ -236,8 +236,14 @@ def _work(i, s, b, prepared, points, results, errors) -> None:
 def test_benchmark_rows_and_report(tmp_path) -> None:
     pytest.importorskip("matplotlib")
     engines = [e for e in ("autograd", "jax") if installed(e)]
-    report = ad.benchmark(operators=["gradient", "jvp", "hessian"], engines=engines, sizes=[8, 2000], max_dense=100,
-                          rounds=2, target=0.001)
+    report = ad.benchmark(
+        operators=["gradient", "jvp", "hessian"],
+        engines=engines,
+        sizes=[8, 2000],
+        max_dense=100,
+        rounds=2,
+        target=0.001,
+    )
     ops = {(r.operator, r.engine, r.problem, r.n) for r in report.rows}
     for e in engines:
         assert ("gradient", e, "sum_sin", 2000) in ops and ("jvp", e, "chain", 8) in ops
@@ -261,17 +267,44 @@ def test_bench_command_line(tmp_path) -> None:
     if not installed("autograd"):
         pytest.skip("autograd is not installed")
     out = subprocess.run(
-        [sys.executable, "-m", "abstractad", "bench", "--backends", "autograd", "--operators", "gradient,vjp",
-         "--sizes", "16", "--rounds", "2", "--target", "0.001", "--function", "abstractad._bench:rosenbrock",
-         "--json", str(tmp_path / "b.json"), "--plot", str(tmp_path / "b.png"), "-q"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "abstractad",
+            "bench",
+            "--backends",
+            "autograd",
+            "--operators",
+            "gradient,vjp",
+            "--sizes",
+            "16",
+            "--rounds",
+            "2",
+            "--target",
+            "0.001",
+            "--function",
+            "abstractad._bench:rosenbrock",
+            "--json",
+            str(tmp_path / "b.json"),
+            "--plot",
+            str(tmp_path / "b.png"),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr
     rows = json.loads((tmp_path / "b.json").read_text())
     assert {(r["operator"], r["problem"]) for r in rows} == {
-        ("gradient", "abstractad._bench:rosenbrock"), ("vjp", "abstractad._bench:rosenbrock")
+        ("gradient", "abstractad._bench:rosenbrock"),
+        ("vjp", "abstractad._bench:rosenbrock"),
     }
     assert (tmp_path / "b.png").exists()
-    bad = subprocess.run([sys.executable, "-m", "abstractad", "bench", "--backends", "finitediff"],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "abstractad", "bench", "--backends", "finitediff"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "native" in bad.stderr + bad.stdout
