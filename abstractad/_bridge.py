@@ -168,7 +168,7 @@ class _Flat:
         return out.ravel(leaves, self.backend.namespace(leaves[0]))
 
 
-def _constant_key(value: Any) -> Hashable:
+def constant_key(value: Any) -> Hashable:
     """A keyword constant as part of a cache key: its value where hashable, else its identity."""
     try:
         hash(value)
@@ -204,7 +204,7 @@ class _Structured:
         if type(outer) is type(self.inner):  # the caller's engine is the backend's own: no bridge
             return self.f(*args, **kwargs)
         layout = Layout(spec, [i.shape for i in infos], [i.dtype for i in infos])
-        key = (type(outer), layout.key, tuple((k, _constant_key(v)) for k, v in sorted(kwargs.items())))
+        key = (type(outer), layout.key, tuple((k, constant_key(v)) for k, v in sorted(kwargs.items())))
         flat, bridge = self._bridges.get_or_build(key, lambda: self._build(outer, layout, kwargs))
         xp = outer.namespace(next(a for a in leaves if outer_backend_for(a) is not None))
         z = layout.ravel([a if outer_backend_for(a) is not None else outer.asarray(np.asarray(a)) for a in leaves], xp)

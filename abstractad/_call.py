@@ -692,29 +692,8 @@ class _Traced:
 
         aux_spec = self.aux_spec
 
-        def op(*flat: Any) -> tuple[tuple[Any, ...], ...]:
-            if aux_spec is None:
-                return derived(*flat)
-            # has_aux: the derivatives of the output, then aux from one more evaluation at x.
-            xn = flat[0] if x_count is None else tuple(flat[:x_count])
-            pos = 1 if x_count is None else x_count
-            pos += sum(1 if c is None else c for c in seed_counts)
-            if arg_leaves:
-                leaves = list(arg_leaves)
-                for slot, value in zip(slots, flat[pos:]):
-                    leaves[slot] = value
-                full = rebuild_args(leaves)
-            else:
-                full = ()
-            aux = split_aux(f.f(unravel(xn), *full))[1]
-            leaves_of_aux, spec = _tree.flatten(aux)
-            # Arrays are the operator's results; other leaves (strings, numbers) are kept as they are (a
-            # compiled operator returns arrays only: its other leaves are those of the trace).
-            arrays = tuple(a for a in leaves_of_aux if _arrays.is_array(a))
-            aux_spec[:] = [spec, [None if _arrays.is_array(a) else a for a in leaves_of_aux]]
-            return (*derived(*flat), arrays)
-
-        def derived(*flat: Any) -> tuple[tuple[Any, ...], ...]:
+        def unpack(flat: Sequence[Any]) -> tuple[Any, list[Any], tuple]:
+            """The flat arguments as (x, the seeds, the constants with their arrays filled in)."""
             if x_count is None:
                 xn, pos = flat[0], 1
             else:
@@ -727,13 +706,28 @@ class _Traced:
                 else:
                     seeds.append(tuple(flat[pos : pos + count]))
                     pos += count
-            if arg_leaves:
-                leaves = list(arg_leaves)
-                for slot, value in zip(slots, flat[pos:]):
-                    leaves[slot] = value
-                full = rebuild_args(leaves)
-            else:
-                full = ()
+            if not arg_leaves:
+                return xn, seeds, ()
+            leaves = list(arg_leaves)
+            for slot, value in zip(slots, flat[pos:]):
+                leaves[slot] = value
+            return xn, seeds, rebuild_args(leaves)
+
+        def op(*flat: Any) -> tuple[tuple[Any, ...], ...]:
+            if aux_spec is None:
+                return derived(*flat)
+            # has_aux: the derivatives of the output, then aux from one more evaluation at x.
+            xn, _, full = unpack(flat)
+            aux = split_aux(f.f(unravel(xn), *full))[1]
+            leaves_of_aux, spec = _tree.flatten(aux)
+            # Arrays are the operator's results; other leaves (strings, numbers) are kept as they are (a
+            # compiled operator returns arrays only: its other leaves are those of the trace).
+            arrays = tuple(a for a in leaves_of_aux if _arrays.is_array(a))
+            aux_spec[:] = [spec, [None if _arrays.is_array(a) else a for a in leaves_of_aux]]
+            return (*derived(*flat), arrays)
+
+        def derived(*flat: Any) -> tuple[tuple[Any, ...], ...]:
+            xn, seeds, full = unpack(flat)
 
             def fx(z: Any) -> Any:
                 return output(f(unravel(z), *full))

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import _arrays, _derive, _errors, _tree
 from ._backend import Backend, LRUCache, default_backend_name
-from ._bridge import differentiate_with
+from ._bridge import constant_key, differentiate_with
 from ._call import BATCH_IN, BATCH_OUT, HESS, IN, JAC, OUT, Plan, WithAux, WithKeywords, _plain_tensor
 
 
@@ -211,7 +211,7 @@ def _bridged(
     differentiating through its own operator. x, the seeds and the array constants cross it."""
     leaves, spec = _tree.flatten(tuple(args))
     slots = [i for i, a in enumerate(leaves) if _arrays.is_array(a)]
-    fixed = tuple((i, _constant_key(a)) for i, a in enumerate(leaves) if i not in slots)
+    fixed = tuple((i, constant_key(a)) for i, a in enumerate(leaves) if i not in slots)
     key = (operator, f, b, chunk_size, len(seeds), spec, fixed)
 
     def build() -> Callable:
@@ -227,14 +227,6 @@ def _bridged(
         return differentiate_with(inner, b)
 
     return _BRIDGED.get_or_build(key, build)(x, tuple(seeds), tuple(leaves[i] for i in slots))
-
-
-def _constant_key(value: Any) -> Hashable:
-    try:
-        hash(value)
-    except TypeError:
-        return ("id", id(value))
-    return ("value", type(value), value)
 
 
 # ---------------------------------------------------------------------------- prepare
