@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _arrays, _derive, _tree
 from ._backend import Backend, LRUCache, resolve
-from ._call import IN, OUT, Output, Point, _check_dtensors, flat_user, native_like_x, restore_result
+from ._call import IN, OUT, Output, Point, WithKeywords, _check_dtensors, flat_user, native_like_x, restore_result
 from ._operators import apply
 
 BackendLike = Backend | str | None
@@ -295,7 +295,11 @@ class JacobianOperator(_Lazy):
     ((2, 2), array([2., 4.]), array([2., 0.]))
     """
 
-    def __init__(self, f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> None:
+    def __init__(self, f: Callable, x: Any, *args: Any, backend: BackendLike = None, **kwargs: Any) -> None:
+        if "has_aux" in kwargs:
+            raise TypeError(f"{type(self).__name__} has no has_aux: its products differentiate f(x) itself")
+        if kwargs:  # keyword constants: one more constant (see the operators)
+            f, args = WithKeywords(f), (*args, dict(kwargs))
         super().__init__(f, x, args, backend)
         self._pullback: Callable | None = None
         self._linear: Callable | None = None
@@ -425,7 +429,11 @@ class HessianOperator(_Lazy):
 
     _rows_kind = IN
 
-    def __init__(self, f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> None:
+    def __init__(self, f: Callable, x: Any, *args: Any, backend: BackendLike = None, **kwargs: Any) -> None:
+        if "has_aux" in kwargs:
+            raise TypeError(f"{type(self).__name__} has no has_aux: its products differentiate f(x) itself")
+        if kwargs:  # keyword constants: one more constant (see the operators)
+            f, args = WithKeywords(f), (*args, dict(kwargs))
         super().__init__(f, x, args, backend)
 
     @property
@@ -473,7 +481,7 @@ class HessianOperator(_Lazy):
         return f"HessianOperator(shape={self.shape}, dtype={self.dtype}, backend={self._b!r})"
 
 
-def lazy_jacobian(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> JacobianOperator:
+def lazy_jacobian(f: Callable, x: Any, *args: Any, backend: BackendLike = None, **kwargs: Any) -> JacobianOperator:
     """The Jacobian of `f` at `x` as a lazy linear operator (see :class:`JacobianOperator`).
 
     >>> import numpy as np, abstractad as ad
@@ -483,10 +491,10 @@ def lazy_jacobian(f: Callable, x: Any, *args: Any, backend: BackendLike = None) 
     >>> np.round(lsqr(J, A @ np.array([1.0, -1.0]))[0], 6)
     array([ 1., -1.])
     """
-    return JacobianOperator(f, x, *args, backend=backend)
+    return JacobianOperator(f, x, *args, backend=backend, **kwargs)
 
 
-def lazy_hessian(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -> HessianOperator:
+def lazy_hessian(f: Callable, x: Any, *args: Any, backend: BackendLike = None, **kwargs: Any) -> HessianOperator:
     """The Hessian of scalar-valued `f` at `x` as a lazy symmetric operator (see :class:`HessianOperator`).
 
     >>> import numpy as np, abstractad as ad
@@ -495,4 +503,4 @@ def lazy_hessian(f: Callable, x: Any, *args: Any, backend: BackendLike = None) -
     >>> np.round(cg(H, np.array([3.0, 3.0]))[0], 6)
     array([1., 1.])
     """
-    return HessianOperator(f, x, *args, backend=backend)
+    return HessianOperator(f, x, *args, backend=backend, **kwargs)

@@ -184,3 +184,20 @@ def test_check_takes_keyword_constants_and_skips_engines_f_does_not_run_on() -> 
     # The same with the NumPy function on every engine: nothing skipped, keyword constant honoured.
     report = ad.check(lambda x, *, k: k * ad.array_namespace(x).sum(x**2), X, k=3.0, operators=["gradient"])
     assert report.ok and not any(r.skipped for r in report.rows)
+
+
+@pytest.mark.parametrize("backend", BACKENDS, ids=IDS)
+def test_lazy_operators_take_keyword_constants(backend) -> None:
+    def f(x, *, k):
+        xp = ad.array_namespace(x)
+        return k * xp.sin(x) * x**2
+
+    def s(x, *, k):
+        return ad.array_namespace(x).sum(f(x, k=k))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ad.EagerWarning)
+        J = ad.lazy_jacobian(f, X, backend=backend, k=2.0)
+        assert_close(J @ V, 2.0 * d1(X) * V, _tol(backend))
+        H = ad.lazy_hessian(s, X, backend=backend, k=3.0)
+        assert_close(H @ V, 3.0 * d2(X) * V, 1e3 * _tol(backend))
