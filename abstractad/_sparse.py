@@ -311,6 +311,14 @@ def _given(b: Sparse, shape: tuple[int, int], what: str) -> Any:
 # ---------------------------------------------------------------------------- compressed evaluation
 
 
+def _transpose_index(pattern: Any) -> np.ndarray:
+    """For each stored entry (i, j) of a symmetric canonical CSR `pattern`, the position of (j, i)."""
+    positions = _scipy().csr_array((np.arange(pattern.nnz), pattern.indices, pattern.indptr), shape=pattern.shape)
+    transposed = positions.T.tocsr()
+    transposed.sort_indices()
+    return np.asarray(transposed.data, dtype=np.int64)
+
+
 def _values(b: Backend, compressed: Any, comp: Compression) -> Any:
     """The stored entries of the result, gathered from the compressed products."""
     xp = _arrays.array_namespace(compressed)
@@ -423,7 +431,12 @@ def sparse_gradient_and_hessian(
         else:  # reverse-over-reverse: the Hessian is symmetric, so a pullback of the gradient is an HVP
             g, pullbacks = outer.batched_pullback(grad, xo)
             parts = [pullbacks(seeds[start:stop]) for start, stop in _chunks(comp.k, chunk_size)]
-    return g, _values(outer, _join(parts), comp)
+    values = _values(outer, _join(parts), comp)
+    if inner.exact and outer.exact:
+        return g, values
+    # An approximate Hessian (finite differences) is made exactly symmetric, as the dense one is.
+    mirror = _constant(outer, values, comp, "transpose", lambda: outer.constant(values, _transpose_index(comp.pattern)))
+    return g, (values + outer.namespace(values).take(values, mirror, axis=0)) / 2
 
 
 def sparse_value_gradient_and_hessian(

@@ -124,3 +124,16 @@ def test_finite_difference_hessians_are_symmetric(method) -> None:
     _, _, H2 = ad.value_gradient_and_hessian(f, x, backend=ad.backends.FiniteDiff(method=method))
     assert np.array_equal(H2, H2.T)
     assert_close(H, ad.hessian(f, x, backend="autograd"), 1e-3 if method == "forward" else 1e-5)
+
+
+def test_sparse_finite_difference_hessians_are_symmetric() -> None:
+    pytest.importorskip("scipy")
+
+    def f(x):
+        xp = ad.array_namespace(x)
+        return xp.sum(xp.exp(x[:-1] * x[1:])) + xp.sum(xp.sin(x) ** 2)
+
+    x = np.linspace(-1.0, 1.0, 12)
+    H = ad.hessian(f, x, backend=ad.backends.Sparse(ad.backends.FiniteDiff())).toarray()
+    assert np.array_equal(H, H.T)
+    assert_close(H, ad.hessian(f, x, backend="autograd"), 1e-5)
