@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _arrays, _tree
 from ._backend import Backend, Wrapper, installed_backends, resolve
-from ._call import WithKeywords
+from ._operators import wrap
 
 ALL_OPERATORS = ("gradient", "jacobian", "hessian", "hvp", "jvp", "vjp", "derivative", "second_derivative")
 SECOND_ORDER = ("hessian", "hvp", "second_derivative")
@@ -364,8 +364,8 @@ def check(
     info = point.info
     resolved = [resolve(b, x if point.layout is None else _tree.flatten(x)[0][0]) for b in names]
     labels = _labels(resolved)
-    if kwargs:  # keyword constants: one more constant of every operator (converted, not differentiated)
-        f, args = WithKeywords(f), (*args, dict(kwargs))
+    # Keyword constants: one more constant of every operator (converted, not differentiated).
+    f, args = wrap(f, args, False, kwargs)
     y0 = f(x, *args)
     # Backends on whose arrays f cannot run (a torch f on JAX's): their rows are skipped, and say why.
     unusable = {i: why for i, b in enumerate(resolved) if (why := _runs_on(b, f, x, args)) is not None}

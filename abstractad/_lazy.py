@@ -12,8 +12,8 @@ import numpy as np
 
 from . import _arrays, _derive, _tree
 from ._backend import Backend, LRUCache, resolve
-from ._call import IN, OUT, Output, Point, WithKeywords, _check_dtensors, flat_user, native_like_x, restore_result
-from ._operators import apply
+from ._call import IN, OUT, Output, Point, _check_dtensors, flat_user, native_like_x, restore_result
+from ._operators import apply, wrap
 
 BackendLike = Backend | str | None
 
@@ -109,9 +109,12 @@ class _Lazy(_LinearOperator):
 
     __array_ufunc__ = None  # so that NumPy's `w @ J` defers to J.__rmatmul__
 
-    def __init__(self, f: Callable, x: Any, args: tuple, backend: BackendLike) -> None:
+    def __init__(self, f: Callable, x: Any, args: tuple, backend: BackendLike, kwargs: dict[str, Any]) -> None:
         if not callable(f):
             raise TypeError(f"lazy operators need a callable f, not {type(f).__name__}")
+        if "has_aux" in kwargs:
+            raise TypeError(f"{type(self).__name__} has no has_aux: its products differentiate f(x) itself")
+        f, args = wrap(f, args, False, kwargs)  # keyword constants: one more constant, as for the operators
         self._point = point = Point(x)
         self._info = point.info
         if "complex" in point.info.dtype:
@@ -296,11 +299,7 @@ class JacobianOperator(_Lazy):
     """
 
     def __init__(self, f: Callable, x: Any, *args: Any, backend: BackendLike = None, **kwargs: Any) -> None:
-        if "has_aux" in kwargs:
-            raise TypeError(f"{type(self).__name__} has no has_aux: its products differentiate f(x) itself")
-        if kwargs:  # keyword constants: one more constant (see the operators)
-            f, args = WithKeywords(f), (*args, dict(kwargs))
-        super().__init__(f, x, args, backend)
+        super().__init__(f, x, args, backend, kwargs)
         self._pullback: Callable | None = None
         self._linear: Callable | None = None
 
@@ -430,11 +429,7 @@ class HessianOperator(_Lazy):
     _rows_kind = IN
 
     def __init__(self, f: Callable, x: Any, *args: Any, backend: BackendLike = None, **kwargs: Any) -> None:
-        if "has_aux" in kwargs:
-            raise TypeError(f"{type(self).__name__} has no has_aux: its products differentiate f(x) itself")
-        if kwargs:  # keyword constants: one more constant (see the operators)
-            f, args = WithKeywords(f), (*args, dict(kwargs))
-        super().__init__(f, x, args, backend)
+        super().__init__(f, x, args, backend, kwargs)
 
     @property
     def shape(self) -> tuple[int, int]:
