@@ -58,6 +58,29 @@ def test_output_independent_of_x_gives_zeros(engine: str) -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_zero_tangents_give_exact_zeros(engine: str) -> None:
+    """J 0, 0 J and H 0 are exactly zero; so are the zero columns among nonzero ones of a product."""
+    x = np.array([0.3, -1.2, 2.0, 0.01, 5.0])
+    w = np.array([0.28403001, -0.48048417, -0.27834476, 1e3, 1e-3])
+
+    def f(z: Any) -> Any:  # a weighted sum: rounding would show in a difference of equal points
+        xp = xp_of(z)
+        return xp.sum(xp.sin(z) * z**2 * xp.asarray(w))
+
+    def g(z: Any) -> Any:
+        return xp_of(z).sin(z) * z[0]
+
+    zero = np.zeros(5)
+    assert np.all(np.asarray(ad.jvp(g, x, zero, backend=engine)) == 0)
+    assert np.all(np.asarray(ad.vjp(g, x, zero, backend=engine)) == 0)
+    assert np.all(np.asarray(ad.hvp(f, x, zero, backend=engine)) == 0)
+    columns = np.stack([zero, np.eye(5)[1], zero]).T
+    jv = np.asarray(ad.lazy_jacobian(g, x, backend=engine) @ columns)
+    assert np.all(jv[:, [0, 2]] == 0)
+    assert_close(jv[:, 1], np.cos(x[1]) * x[0] * np.eye(5)[1], rtol(engine))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("out", [lambda z: 1.0, lambda z: 2, lambda z: [1.0, z[0]], lambda z: {"a": 0.5}])
 def test_python_number_output_is_a_type_error(engine: str, out: Any) -> None:
     """A Python number cannot carry a derivative (float(x) on torch or TF would give zeros)."""
