@@ -119,12 +119,12 @@ class Jax(Backend):
         return _arrays.convert(a, "jax")  # JAX arrays and tracers pass through; DLPack where it can
 
     def jacobian_sparsity(self, f: Callable, x: Any) -> Any:
-        from abstractad import _jaxpr
+        from abstractad._sparse import jaxpr as _jaxpr
 
         return _jaxpr.jacobian_pattern(f, tuple(x.shape), x.dtype)
 
     def hessian_sparsity(self, f: Callable, x: Any) -> Any:
-        from abstractad import _jaxpr
+        from abstractad._sparse import jaxpr as _jaxpr
 
         return _jaxpr.hessian_pattern(f, tuple(x.shape), x.dtype)
 

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 import abstractad as ad
-from abstractad import _coloring, _sparse
+from abstractad._sparse import backend as _sparse
+from abstractad._sparse import coloring as _coloring
 from abstractad.testing import brusselator, energy2d, laplace2d, rosenbrock_chain, tridiagonal
 
 # name -> (function, shape of x for about n unknowns, kind): the problems of benchmarks/bench_sparse.py

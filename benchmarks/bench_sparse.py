@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 import abstractad as ad
-from abstractad import _sparse
+from abstractad._sparse import backend as _sparse
 from abstractad.testing import brusselator, energy2d, laplace2d, rosenbrock_chain, tridiagonal
 
 # name -> (function, shape of x for about n unknowns, optimal colors (or lower bound "≥k"), kind)

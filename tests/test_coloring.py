@@ -12,8 +12,8 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import abstractad._coloring as coloring
-from abstractad._coloring import (
+import abstractad._sparse.coloring as coloring
+from abstractad._sparse.coloring import (
     ORDERS,
     canonical_pattern,
     column_coloring,

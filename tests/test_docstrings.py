@@ -17,9 +17,9 @@ MODULES = [
     "abstractad._check",
     "abstractad._tree",
     "abstractad._operators",
-    "abstractad._sparse",
-    "abstractad._tracer",
-    "abstractad._coloring",
+    "abstractad._sparse.backend",
+    "abstractad._sparse.tracer",
+    "abstractad._sparse.coloring",
     "abstractad.testing",
     "abstractad.backends",
     "abstractad.backends.finitediff",
@@ -27,7 +27,7 @@ MODULES = [
 ENGINE_MODULES = {
     "abstractad.backends.autograd": "autograd",
     "abstractad.backends.jax": "jax",
-    "abstractad._jaxpr": "jax",
+    "abstractad._sparse.jaxpr": "jax",
     "abstractad.backends.torch": "torch",
     "abstractad.backends.tensorflow": "tensorflow",
 }

@@ -18,8 +18,8 @@ pytest.importorskip("scipy")
 jnp = jax.numpy
 lax = jax.lax
 
-from abstractad import _jaxpr  # noqa: E402 - only with JAX installed
-from abstractad._jaxpr import hessian_pattern, jacobian_pattern  # noqa: E402
+from abstractad._sparse import jaxpr as _jaxpr  # noqa: E402 - only with JAX installed
+from abstractad._sparse.jaxpr import hessian_pattern, jacobian_pattern  # noqa: E402
 
 F32, F64 = np.float32, np.float64
 

@@ -44,3 +44,8 @@ def test_wheel_builds_without_deprecation_output_and_carries_licence_and_markers
     names = zipfile.ZipFile(wheel).namelist()
     assert "abstractad/py.typed" in names and "abstractad/backends/py.typed" in names
     assert any(n.endswith("licenses/LICENSE") for n in names)
+    # Every module of the source tree ships (a subpackage missing from pyproject's list would not).
+    package = ROOT / "abstractad"
+    sources = {f"abstractad/{p.relative_to(package).as_posix()}" for p in package.rglob("*.py")}
+    sources |= {f"abstractad/backends/{p.name}" for p in (ROOT / "backends").glob("*.py")}
+    assert sources <= set(names), sorted(sources - set(names))

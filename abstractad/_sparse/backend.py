@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from . import _arrays, _derive
-from ._backend import Backend, LRUCache, Wrapper, resolve
+from .. import _arrays, _derive
+from .._backend import Backend, LRUCache, Wrapper, resolve
 
 COLORINGS = ("greedy", "natural", "largest_first", "smallest_last", "incidence_degree", "dsatur")
 DETECTORS = (None, "tracer", "jaxpr")
@@ -254,7 +254,7 @@ def _choose_coloring(fn: Callable[[Any, str], np.ndarray], pattern: Any, order: 
 
 def jacobian_compression(b: Sparse, pattern: Any) -> Compression:
     """Columns (pushforwards) or rows (pullbacks), whichever takes fewer colors and the backend can do."""
-    from . import _coloring
+    from . import coloring as _coloring
 
     inner = b.backend
     can_forward = inner.has_pushforward() and inner.mode != "reverse"
@@ -273,7 +273,7 @@ def jacobian_compression(b: Sparse, pattern: Any) -> Compression:
 
 
 def hessian_compression(b: Sparse, pattern: Any) -> Compression:
-    from . import _coloring
+    from . import coloring as _coloring
 
     colors = _choose_coloring(_coloring.star_coloring, pattern, b.coloring)
     k = int(colors.max(initial=-1)) + 1
@@ -282,7 +282,7 @@ def hessian_compression(b: Sparse, pattern: Any) -> Compression:
 
 
 def _detect_jacobian(b: Sparse, f: Callable, x: Any) -> Any:
-    from . import _tracer
+    from . import tracer as _tracer
 
     found = b.jacobian_sparsity(f, x)
     if found is None:
@@ -291,7 +291,7 @@ def _detect_jacobian(b: Sparse, f: Callable, x: Any) -> Any:
 
 
 def _detect_hessian(b: Sparse, f: Callable, x: Any) -> Any:
-    from . import _tracer
+    from . import tracer as _tracer
 
     found = b.hessian_sparsity(f, x)
     if found is None:
@@ -513,8 +513,8 @@ def _to_sparse(pattern: Any, structure: Any, values: Any) -> Any:
 def _traced(f: Callable, x: Any, args: tuple, backend: Any) -> tuple[Sparse, Callable, Any]:
     """`f` as the operators see it (one flat array in, one array out, constants bound), on `x` as the
     engine's array: what detection runs."""
-    from . import _tree
-    from ._call import Output, Point, to_native
+    from .. import _tree
+    from .._call import Output, Point, to_native
 
     point = Point(x)
     inner = (

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from abstractad import _deps
-from abstractad._deps import Deps, Pairs
+from . import deps as _deps
+from .deps import Deps, Pairs
 
 # A variable: its dependencies (None: none) and its concrete value (None: not known before the input is).
 Val = tuple[Deps | None, Any]

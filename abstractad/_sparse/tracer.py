@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from . import _arrays, _deps
-from ._deps import Deps, Pairs
+from .. import _arrays
+from . import deps as _deps
+from .deps import Deps, Pairs
 
 
 class TraceError(TypeError):
