@@ -49,3 +49,5 @@ def test_wheel_builds_without_deprecation_output_and_carries_licence_and_markers
     sources = {f"abstractad/{p.relative_to(package).as_posix()}" for p in package.rglob("*.py")}
     sources |= {f"abstractad/backends/{p.name}" for p in (ROOT / "backends").glob("*.py")}
     assert sources <= set(names), sorted(sources - set(names))
+    shipped = {n for n in names if n.startswith("abstractad/") and n.endswith(".py")}
+    assert shipped <= sources, f"modules that no longer exist (a stale build/ directory?): {sorted(shipped - sources)}"
