@@ -9,8 +9,8 @@ from ._backend import installed_backends as installed_backends
 from ._backend import known_backends as known_backends
 from ._backend import register_backend as register_backend
 from ._backend import resolve as resolve_backend
-from ._bench import BenchReport as BenchReport
 from ._bench import benchmark as benchmark
+from ._bench_report import BenchReport as BenchReport
 from ._bridge import differentiate_with as differentiate_with
 from ._check import CheckReport as CheckReport
 from ._check import check as check

@@ -1,20 +1,24 @@
 """Arrays: which library an array belongs to, Array API namespaces, dtype rules, conversions.
 
-Libraries are recognised by ``type(x).__module__`` so that nothing is imported to ask.
+Libraries are recognised by ``type(x).__module__`` so that nothing is imported to ask. What a
+library's arrays need beyond NumPy's ways (conversions, an Array API namespace) its own module in
+``abstractad.backends`` registers; ``abstractad.backends`` names that module (`register_library`),
+and it is imported by name on first need, so this module imports no engine.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import functools
+import importlib
 import numbers
-from typing import Any, ClassVar
+import sys
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from . import _errors
-
-LIBRARIES = ("numpy", "jax", "torch", "tensorflow", "autograd")
 
 
 def library_of(x: Any) -> str | None:
@@ -24,14 +28,7 @@ def library_of(x: Any) -> str | None:
         return _LIBRARY_OF_TYPE[kind]
     except KeyError:
         pass
-    module = kind.__module__.split(".", 1)[0]
-    lib = None
-    if module in ("jax", "jaxlib"):
-        lib = "jax"
-    elif module in ("numpy", "torch", "tensorflow", "autograd"):
-        lib = module
-    elif module == "keras" or module == "tf_keras":
-        lib = "tensorflow"
+    lib = _LIBRARY_OF_MODULE.get(kind.__module__.split(".", 1)[0])
     if lib is not None and not (hasattr(kind, "shape") and hasattr(kind, "dtype")):
         lib = None  # not an array but another object of the library (a torch.nn.Module, a device)
     if len(_LIBRARY_OF_TYPE) < 4096:  # types are few; a bound all the same
@@ -40,6 +37,105 @@ def library_of(x: Any) -> str | None:
 
 
 _LIBRARY_OF_TYPE: dict[type, str | None] = {}
+# top-level module of an array type -> its library (`register_library` adds the engines')
+_LIBRARY_OF_MODULE: dict[str, str] = {"numpy": "numpy"}
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+@dataclasses.dataclass(frozen=True)
+class Converters:
+    """How one library's arrays convert, registered by its module (`register_converters`). A None
+    field means NumPy's way: ``np.asarray``, no DLPack, no device."""
+
+    device: Callable[[Any], Any] | None = None  # the device an array is on (None: not recorded)
+    to_numpy: Callable[[Any], np.ndarray] | None = None
+    dlpack_source: Callable[[Any], Any] | None = None  # an object with __dlpack__ holding the data, or None
+    from_dlpack: Callable[[Any], Any] | None = None  # such an object as this library's array (may raise)
+    from_numpy: Callable[[np.ndarray, Any], Any] | None = None  # (a, device or None) -> this library's array
+    to_device: Callable[[Any, Any], Any] | None = None  # (a, device) -> a on device
+    # results come back on the device of the user's array, also from this library's own arrays
+    restore_device: bool = False
+    scope: Callable[[str], contextlib.AbstractContextManager] | None = None  # (dtype name) -> a context for results
+
+
+_NO_CONVERTERS = Converters()
+_CONVERTERS: dict[str, Converters] = {}
+_NAMESPACES: dict[str, Any] = {}
+_MODULES: dict[str, str] = {}  # library -> the module that registers its converters and namespace, not yet imported
+_OWN_NAMESPACE: set[str] = set()  # libraries whose namespace is their module's (array-api-compat has none)
+_OWN_ARRAYS: set[str] = set()  # libraries whose arrays are not NumPy's (see has_own_arrays)
+_DTYPE_MODULES: dict[str, str] = {}  # library -> the module whose attributes are its dtypes by name
+
+
+def register_library(
+    library: str,
+    module: str,
+    type_modules: tuple[str, ...] = (),
+    *,
+    dtypes: str | None = None,
+    own_arrays: bool = False,
+    namespace: bool = False,
+) -> None:
+    """Make `library` known (``abstractad.backends`` does, for the engines' libraries, importing none).
+
+    `module` registers its converters (and its namespace, if `namespace`: else array-api-compat's) and
+    is imported on first need; `type_modules` are the top-level modules of its array types; `dtypes`
+    the module whose attributes are its dtypes by name (read only once imported); `own_arrays` says
+    that its arrays are not NumPy's (not autograd's boxes), so that `f` may be evaluated on them as they are.
+    """
+    _MODULES[library] = module
+    if namespace:
+        _OWN_NAMESPACE.add(library)
+    if dtypes is not None:
+        _DTYPE_MODULES[library] = dtypes
+    if own_arrays:
+        _OWN_ARRAYS.add(library)
+    for name in type_modules or (library,):
+        _LIBRARY_OF_MODULE[name] = library
+    for kind in [kind for kind, lib in _LIBRARY_OF_TYPE.items() if lib is None]:
+        del _LIBRARY_OF_TYPE[kind]  # seen before this library was known
+
+
+def has_own_arrays(library: str | None) -> bool:
+    """Whether `library`'s arrays are its own (JAX's, PyTorch's, TensorFlow's), not NumPy's or boxes of them."""
+    return library in _OWN_ARRAYS
+
+
+def library_dtype(library: str | None, name: str) -> Any:
+    """`library`'s dtype called `name` (bfloat16, which the Array API does not name), or None while unknown."""
+    module = _DTYPE_MODULES.get(library or "")
+    found = sys.modules.get(module) if module is not None else None
+    return getattr(found, name, None) if found is not None else None
+
+
+def register_converters(library: str, converters: Converters) -> None:
+    """Let a library's module say how its arrays convert (called by that module at import)."""
+    _CONVERTERS[library] = converters
+
+
+def register_namespace(library: str, factory: Any) -> None:
+    """Let a library's module provide the namespace of its arrays (called by that module at import)."""
+    _NAMESPACES[library] = factory
+
+
+def _load(library: str) -> None:
+    """Import the module that registers `library`, if it has one and it has not been imported yet."""
+    module = _MODULES.get(library)
+    if module is not None:
+        importlib.import_module(module)
+        _MODULES.pop(library, None)
+
+
+def _converters(library: str | None) -> Converters:
+    try:
+        return _CONVERTERS[library]  # type: ignore[index]
+    except KeyError:
+        pass
+    if library in _MODULES:
+        _load(library)
+    return _CONVERTERS.get(library, _NO_CONVERTERS)  # type: ignore[arg-type]
 
 
 def is_dtensor(x: Any) -> bool:
@@ -114,107 +210,6 @@ def size_of(x: Any) -> int:
 # ----------------------------------------------------------------------------- namespaces
 
 
-class _AutogradNamespace:
-    """The Array API names on top of ``autograd.numpy``, so that one `f` runs on autograd boxes."""
-
-    _renames: ClassVar[dict[str, str]] = {
-        "concat": "concatenate",
-        "pow": "power",
-        "permute_dims": "transpose",
-        "acos": "arccos",
-        "asin": "arcsin",
-        "atan": "arctan",
-        "atan2": "arctan2",
-        "acosh": "arccosh",
-        "asinh": "arcsinh",
-        "atanh": "arctanh",
-        "bitwise_invert": "invert",
-    }
-
-    def __init__(self) -> None:
-        import autograd.numpy as anp
-
-        self._anp = anp
-        self.float32, self.float64 = np.float32, np.float64
-        self.complex64, self.complex128 = np.complex64, np.complex128
-        self.int32, self.int64, self.bool = np.int32, np.int64, np.bool_
-
-    def __getattr__(self, name: str) -> Any:
-        target = self._renames.get(name, name)
-        try:
-            fn = getattr(self._anp, target)
-        except AttributeError:
-            raise AttributeError(f"array_namespace(autograd) has no function {name!r}") from None
-        return fn
-
-    # Creation functions take the Array API's `device=` keyword, which NumPy ignores.
-    def _creation(name):
-        def fn(self, *args, device=None, **kwargs):
-            return getattr(self._anp, name)(*args, **kwargs)
-
-        fn.__name__ = name
-        return fn
-
-    zeros = _creation("zeros")
-    ones = _creation("ones")
-    empty = _creation("empty")
-    full = _creation("full")
-    eye = _creation("eye")
-    arange = _creation("arange")
-    linspace = _creation("linspace")
-
-    def asarray(self, obj, dtype=None, device=None, copy=None):
-        return self._anp.array(obj, dtype=dtype) if copy else self._anp.asarray(obj, dtype=dtype)
-
-    def astype(self, x, dtype, copy=True):
-        return self._anp.astype(x, dtype) if hasattr(self._anp, "astype") else x.astype(dtype)
-
-    def matrix_transpose(self, x):
-        return self._anp.swapaxes(x, -1, -2)
-
-    def vecdot(self, x1, x2, axis=-1):
-        return self._anp.sum(self._anp.conj(x1) * x2, axis=axis)
-
-    @property
-    def linalg(self) -> Any:
-        return _AutogradLinalg(self._anp)
-
-    def __repr__(self) -> str:
-        return "<abstractad Array API namespace for autograd>"
-
-
-class _AutogradLinalg:
-    """The Array API's ``linalg`` extension on ``autograd.numpy.linalg`` (whose functions have VJPs)."""
-
-    def __init__(self, anp: Any) -> None:
-        self._anp = anp
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._anp.linalg, name)
-
-    def vector_norm(self, x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:
-        anp = self._anp
-        if axis is None:
-            x, axis = anp.ravel(x), 0
-        return anp.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
-
-    def matrix_norm(self, x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Any:
-        return self._anp.linalg.norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
-
-
-@functools.cache
-def _autograd_namespace() -> _AutogradNamespace:
-    return _AutogradNamespace()
-
-
-_EXTRA_NAMESPACES: dict[str, Any] = {}
-
-
-def register_namespace(library: str, factory: Any) -> None:
-    """Let an engine module provide the namespace of its arrays (used by the engine backends)."""
-    _EXTRA_NAMESPACES[library] = factory
-
-
 def array_namespace(*xs: Any) -> Any:
     """The Array API namespace of the arrays `xs`, tracers and autograd boxes included.
 
@@ -236,18 +231,16 @@ def array_namespace(*xs: Any) -> Any:
     # An autograd box wins: numpy arrays mixed with boxes must go through autograd.numpy; so does
     # sparsity detection's tracer, over arrays of any library (constants to it).
     if "abstractad-tracer" in libraries:
-        return _EXTRA_NAMESPACES["abstractad-tracer"](*arrays)
+        return _NAMESPACES["abstractad-tracer"](*arrays)
     lib = "autograd" if "autograd" in libraries else libraries.pop() if len(libraries) == 1 else None
     if lib is None:
         raise TypeError(f"array_namespace: arrays of several libraries were mixed: {sorted(map(str, libraries))}")
-    if lib == "autograd":
-        return _autograd_namespace()
-    if lib in _EXTRA_NAMESPACES:
-        return _EXTRA_NAMESPACES[lib](*arrays)
-    if lib == "tensorflow":  # array-api-compat does not cover TensorFlow: the engine module has an adapter
-        import importlib
-
-        return importlib.import_module("abstractad.backends.tensorflow").namespace(*arrays)
+    factory = _NAMESPACES.get(lib)  # type: ignore[arg-type]
+    if factory is None and lib in _OWN_NAMESPACE:  # array-api-compat does not cover it: its module has one
+        _load(lib)  # type: ignore[arg-type]
+        factory = _NAMESPACES.get(lib)  # type: ignore[arg-type]
+    if factory is not None:
+        return factory(*arrays)
     import array_api_compat
 
     try:
@@ -280,80 +273,23 @@ def describe(x: Any, what: str = "x") -> ArrayInfo:
     if lib is None:
         raise _errors.bad_input_type(x, what)
     dtype = check_differentiable(x, what)
-    device = getattr(x, "device", None) if lib in ("torch", "jax") else None
-    if lib == "jax":
-        device = next(iter(x.devices())) if hasattr(x, "devices") and not _is_jax_tracer(x) else None
+    device_of = _converters(lib).device
+    device = device_of(x) if device_of is not None else None
     return ArrayInfo(lib, dtype, shape_of(x), device, scalar=isinstance(x, np.generic))
 
 
-def _is_jax_tracer(x: Any) -> bool:
+def is_tracer(x: Any) -> bool:
+    """A tracer (JAX's, sparsity detection's): an array without concrete values."""
     return "Tracer" in type(x).__name__
 
 
 def to_numpy(a: Any) -> np.ndarray:
     """Any library's array as a NumPy array (zero copy where the library allows)."""
     lib = library_of(a)
-    if lib == "torch":
-        if not a.requires_grad:
-            try:  # a plain CPU tensor: its own buffer
-                return a.numpy()
-            except (TypeError, RuntimeError):  # on a GPU, bfloat16, a lazy conjugate or negation bit
-                pass
-        a = a.detach().cpu().resolve_conj().resolve_neg()
-        if str(a.dtype) == "torch.bfloat16":  # NumPy's bfloat16 is ml_dtypes', with the same bits
-            import ml_dtypes
-            import torch
-
-            return a.view(torch.uint16).numpy().view(ml_dtypes.bfloat16)
-        return a.numpy()
-    if lib == "tensorflow":
-        return a.numpy()
     if lib == "autograd":
         raise TypeError("an autograd box cannot leave its trace: it is being differentiated")
-    return np.asarray(a)
-
-
-def _cpu(device: Any) -> bool:
-    return device is None or str(getattr(device, "platform", device)).startswith("cpu")
-
-
-def _dlpack_source(a: Any) -> Any:
-    """An object with ``__dlpack__`` holding `a`'s data, or None where DLPack cannot carry it."""
-    lib = library_of(a)
-    if lib == "torch":
-        a = a.detach()
-        if a.is_conj() or a.is_neg():
-            return None
-        return a
-    if lib == "tensorflow":
-        import tensorflow as tf
-
-        a = tf.convert_to_tensor(a)  # a tf.Variable: its current value
-        return _Capsule(tf.experimental.dlpack.to_dlpack(a), a)
-    if lib in ("jax", "numpy"):
-        return a if hasattr(a, "__dlpack__") else None
-    return None
-
-
-class _Capsule:
-    """Gives a bare DLPack capsule (TensorFlow's export) the ``__dlpack__`` protocol."""
-
-    def __init__(self, capsule: Any, owner: Any) -> None:
-        self.capsule, self.owner = capsule, owner
-
-    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.capsule
-
-    def __dlpack_device__(self) -> tuple[int, int]:
-        return (1, 0) if "CPU" in self.owner.device.upper() or not self.owner.device else (2, 0)
-
-
-_CONVERTERS: dict[tuple[str, str], Any] = {}
-
-
-def register_converter(source: str, target: str, fn: Any) -> None:
-    """Register a direct conversion ``fn(a, info: ArrayInfo) -> array or None``, tried first by `convert`."""
-    _CONVERTERS[(source, target)] = fn
+    own = _converters(lib).to_numpy
+    return own(a) if own is not None else np.asarray(a)
 
 
 def convert(a: Any, library: str, device: Any = None) -> Any:
@@ -372,22 +308,23 @@ def convert(a: Any, library: str, device: Any = None) -> Any:
         a, src = np.asarray(a), "numpy"
     if src == library and (library == "numpy" or device is None or _same_device(a, device)):
         return a
-    direct = _CONVERTERS.get((src, library))
-    if direct is not None:
-        out = direct(a, ArrayInfo(library, dtype_name(a), shape_of(a), device))
-        if out is not None:
-            return out
     if library == "numpy":
         return to_numpy(a)
-    source = _dlpack_source(a)
+    target = _converters(library)
+    exporter = _converters(src).dlpack_source
+    source = exporter(a) if exporter is not None and target.from_dlpack is not None else None
     if source is not None:
         try:
-            out = _from_dlpack(source, library)
+            out = target.from_dlpack(source)  # type: ignore[misc]
         except Exception:  # refused by the importer (layout, dtype, alignment): copy below
             out = None
         if out is not None:
-            return _to_device(out, library, device)
-    return _to_device(from_numpy(to_numpy(a), ArrayInfo(library, dtype_name(a), shape_of(a))), library, device)
+            return _to_device(out, target, device)
+    return _to_device(from_numpy(to_numpy(a), ArrayInfo(library, dtype_name(a), shape_of(a))), target, device)
+
+
+def _numpy_dlpack_source(a: Any) -> Any:
+    return a if hasattr(a, "__dlpack__") else None
 
 
 def _same_device(a: Any, device: Any) -> bool:
@@ -397,54 +334,20 @@ def _same_device(a: Any, device: Any) -> bool:
     return str(here) == str(device)
 
 
-def _from_dlpack(source: Any, library: str) -> Any:
-    if library == "torch":
-        import torch
-
-        return torch.from_dlpack(source)
-    if library == "jax":
-        import jax
-
-        return jax.dlpack.from_dlpack(source)
-    if library == "tensorflow":
-        # TensorFlow's DLPack import aborts the process on unaligned buffers and refuses
-        # non-contiguous ones: its backend checks both and copies through NumPy where needed.
-        from abstractad.backends.tensorflow import _to_tensor
-
-        return _to_tensor(source)
-    return None
-
-
-def _to_device(a: Any, library: str, device: Any) -> Any:
-    if device is None:
+def _to_device(a: Any, target: Converters, device: Any) -> Any:
+    if device is None or target.to_device is None:
         return a
-    if library == "torch":
-        return a.to(device)
-    if library == "jax":
-        import jax
-
-        return jax.device_put(a, device)
-    return a
+    return target.to_device(a, device)
 
 
 def from_numpy(a: np.ndarray, info: ArrayInfo) -> Any:
     """A NumPy array as `info.library`'s array on `info.device`."""
     if info.library in ("python", "numpy"):
         return a
-    if info.library == "torch":
-        from abstractad.backends.torch import _from_numpy
-
-        t = _from_numpy(a)
-        return t if _cpu(info.device) else t.to(info.device)
-    if info.library == "jax":
-        import jax
-
-        return jax.device_put(a, info.device) if info.device is not None else jax.numpy.asarray(a)
-    if info.library == "tensorflow":
-        import tensorflow as tf
-
-        return tf.convert_to_tensor(a)
-    raise TypeError(f"cannot convert results to {info.library}")
+    own = _converters(info.library).from_numpy
+    if own is None:
+        raise TypeError(f"cannot convert results to {info.library}")
+    return own(a, info.device)
 
 
 def restore(a: Any, info: ArrayInfo) -> Any:
@@ -453,15 +356,15 @@ def restore(a: Any, info: ArrayInfo) -> Any:
         return None
     target = "numpy" if info.library == "python" else info.library
     lib = library_of(a)
-    if (lib == target and target != "torch") or (lib == "autograd" and target == "numpy"):
+    own = _converters(target)
+    if (lib == target and not own.restore_device) or (lib == "autograd" and target == "numpy"):
         return a  # an autograd box (from a boxed seed or constant) stays boxed: its trace differentiates it
-    if target == "jax" and info.dtype in ("float64", "complex128"):
-        import jax
-
-        with jax.enable_x64(True):  # else JAX would make the float64 result float32
-            out = convert(a, target)
+    device = info.device if own.restore_device else None
+    if own.scope is not None:
+        with own.scope(info.dtype):
+            out = convert(a, target, device)
     else:
-        out = convert(a, target, info.device if target == "torch" else None)
+        out = convert(a, target, device)
     if isinstance(out, np.ndarray) and not out.flags.writeable:
         # A read-only view of an engine's buffer (JAX's are immutable): NumPy users expect to
         # write into their results (SciPy's solvers do), so they get their own copy.
@@ -477,3 +380,6 @@ def restore_python(a: Any, info: ArrayInfo) -> Any:
     if info.library == "numpy" and not info.scalar and isinstance(out, np.generic):
         return np.asarray(out)
     return out
+
+
+register_converters("numpy", Converters(dlpack_source=_numpy_dlpack_source))

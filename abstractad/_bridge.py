@@ -13,10 +13,9 @@ from typing import Any
 import numpy as np
 
 from . import _arrays, _derive, _tree
-from ._backend import Backend, LRUCache, resolve
+from ._backend import ENGINE_FOR_LIBRARY as _OUTER_FOR_LIBRARY
+from ._backend import Backend, BackendLike, LRUCache, resolve
 from ._tree import Layout
-
-BackendLike = Backend | str | None
 
 
 class Foreign:
@@ -78,17 +77,6 @@ class Foreign:
 
             return _derive.pushforward(self.backend, tangent, self._native(x), self._native(u))[1]
 
-    def vjp_and_value(self, x: Any) -> tuple[Any, Callable[[Any], Any]]:
-        """``(f(x), w -> wᵀ J)`` with one forward pass of the inner backend."""
-        with self._scope(x):
-            y, pb = _derive.pullback(self.backend, self.fn, self._native(x))
-
-        def pullback(w: Any) -> Any:
-            with self._scope(x):
-                return pb(self._native(w))
-
-        return y, pullback
-
     def shape_dtype(self, x: Any) -> tuple[tuple[int, ...], str]:
         """The shape and dtype name of ``f(x)`` (by evaluating it where the backend cannot tell cheaply)."""
         with self._scope(x):
@@ -110,9 +98,6 @@ class Foreign:
 
     def __repr__(self) -> str:
         return f"Foreign({self.name}, backend={self.backend!r})"
-
-
-_OUTER_FOR_LIBRARY = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow", "autograd": "autograd"}
 
 
 def outer_backend_for(x: Any) -> Backend | None:

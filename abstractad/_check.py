@@ -19,10 +19,13 @@ from typing import Any
 import numpy as np
 
 from . import _arrays, _tree
-from ._backend import Backend, Wrapper, installed_backends, resolve
-from ._operators import wrap
+from ._backend import Backend, installed_backends, resolve
+from ._operators import SPECS, wrap
+from ._structure import Point
+from ._wrapper import Wrapper
 
-ALL_OPERATORS = ("gradient", "jacobian", "hessian", "hvp", "jvp", "vjp", "derivative", "second_derivative")
+# The operators that return one result, the derivative (not value_and_*): those whose values can be compared.
+ALL_OPERATORS = tuple(name for name, spec in SPECS.items() if spec.keep is not None or len(spec.results) == 1)
 SECOND_ORDER = ("hessian", "hvp", "second_derivative")
 # A row's status: agrees with the reference, is the reference, disagrees with it (a culprit), raised
 # (a culprit), disagrees with no reference to settle it (a tie), or does not apply to the shapes.
@@ -232,7 +235,8 @@ def _labels(backends: Sequence[Backend]) -> list[str]:
     ]
 
 
-def _call(operator: str, f: Callable, x: Any, args: tuple, seeds: dict[str, Any], backend: Backend) -> Any:
+def _run_operator(operator: str, f: Callable, x: Any, args: tuple, seeds: dict[str, Any], backend: Backend) -> Any:
+    """The public operator called `operator` at `x`, with the seed it takes (v for jvp and hvp, w for vjp)."""
     from . import _first_order, _second_order
 
     fn = getattr(_first_order, operator, None) or getattr(_second_order, operator)
@@ -357,11 +361,92 @@ def check(
     unknown = [op for op in operators if op not in ALL_OPERATORS]
     if unknown:
         raise ValueError(f"check: unknown operators {unknown}; choose from {list(ALL_OPERATORS)}")
-    names = list(backends) if backends is not None else installed_backends()
-    from ._call import Point
+    run = _setup(f, x, args, backends, kwargs, seed)
+    rows: list[CheckRow] = []
+    references: dict[str, str] = {}
+    for operator in operators:
+        operator_rows, used = run.operator_rows(operator, rtol, atol, reference, progress)
+        rows.extend(operator_rows)
+        if used is not None:
+            references[operator] = used
+    name = getattr(run.f, "__qualname__", getattr(run.f, "__name__", "f"))
+    return CheckReport(rows, name, run.info.shape, run.info.dtype, references, run.labels)
 
+
+@dataclasses.dataclass
+class _Checking:
+    """What every operator of one check shares: f and its constants, the backends and their labels, the seeds."""
+
+    f: Callable
+    x: Any
+    args: tuple
+    resolved: list[Backend]
+    labels: list[str]
+    unusable: dict[int, str]  # backend index -> why f does not run on its arrays
+    info: _arrays.ArrayInfo
+    y_shape: tuple[int, ...]
+    seeds: dict[str, Any]
+    order: list[int]  # backend indices, AD first: among values of equal support, the reference is an AD one
+
+    def operator_rows(
+        self,
+        operator: str,
+        rtol: float | None,
+        atol: float | None,
+        reference: dict[str, Any] | None,
+        progress: Callable[[str], None] | None,
+    ) -> tuple[list[CheckRow], str | None]:
+        """The rows of one operator, a row per backend, and its reference (None where the shapes skip it)."""
+        reason = _applies(operator, self.info.shape, self.y_shape)
+        if reason:
+            rows = []
+            for label in self.labels:
+                if progress is not None:
+                    progress(f"{label} {operator}")
+                rows.append(CheckRow(label, operator, note=f"skipped: {reason}", status="skip"))
+            return rows, None
+        row_of = {i: CheckRow(self.labels[i], operator) for i in range(len(self.labels))}
+        witnesses = self.witnesses(operator, row_of, rtol, progress)
+        if reference is not None and operator in reference:
+            used = "analytic"
+            ref = np.asarray(_numpy(reference[operator]))
+            for wit in witnesses:
+                _judge(row_of[wit.index], wit.value, ref, wit.tolerance, atol, "analytic")
+        else:
+            used = _judge_by_consensus(witnesses, row_of, atol, self.labels)
+        return [row_of[i] for i in range(len(self.labels))], used
+
+    def witnesses(
+        self, operator: str, row_of: dict[int, CheckRow], rtol: float | None, progress: Callable[[str], None] | None
+    ) -> list[_Witness]:
+        """Run the operator on every usable backend: a witness per value, the rows of the skipped and the failed."""
+        witnesses = []
+        for i in self.order:
+            row = row_of[i]
+            if progress is not None:
+                progress(f"{row.backend} {operator}")
+            if i in self.unusable:
+                row.status, row.note = "skip", self.unusable[i]
+                continue
+            b = self.resolved[i]
+            try:
+                start = time.perf_counter()
+                value = _numpy(_run_operator(operator, self.f, self.x, self.args, self.seeds, b))
+                row.seconds = time.perf_counter() - start
+            except Exception as e:  # a backend that fails is a failed row, not a crash of the check
+                row.ok, row.status, row.note = False, "error", f"{type(e).__name__}: {e}"
+                continue
+            tol = rtol if rtol is not None else default_tolerance(b, self.info.dtype, operator)
+            witnesses.append(_Witness(i, value, tol, _engine(b), _approximate(b)))
+        return witnesses
+
+
+def _setup(
+    f: Callable, x: Any, args: tuple, backends: Sequence[Backend | str] | None, kwargs: dict[str, Any], seed: int
+) -> _Checking:
+    """Resolve and label the backends, find those on whose arrays f cannot run, and draw the seeds."""
+    names = list(backends) if backends is not None else installed_backends()
     point = Point(x)
-    info = point.info
     resolved = [resolve(b, x if point.layout is None else _tree.flatten(x)[0][0]) for b in names]
     labels = _labels(resolved)
     # Keyword constants: one more constant of every operator (converted, not differentiated).
@@ -370,7 +455,14 @@ def check(
     # Backends on whose arrays f cannot run (a torch f on JAX's): their rows are skipped, and say why.
     unusable = {i: why for i, b in enumerate(resolved) if (why := _runs_on(b, f, x, args)) is not None}
     y = _numpy(y0)
-    rng = np.random.default_rng(seed)
+    seeds = _random_seeds(point, x, y0, y, np.random.default_rng(seed))
+    order = sorted(range(len(resolved)), key=lambda i: _approximate(resolved[i]))
+    return _Checking(f, x, args, resolved, labels, unusable, point.info, y.shape, seeds, order)
+
+
+def _random_seeds(point: Any, x: Any, y0: Any, y: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+    """The tangent `v` (like x, in x's library) and the cotangent `w` (like f(x), NumPy) of jvp, hvp and vjp."""
+    info = point.info
 
     def random_like(leaf: Any, info: _arrays.ArrayInfo) -> Any:
         if info.library == "python":
@@ -387,57 +479,24 @@ def check(
     else:
         y_leaves, y_spec = _tree.flatten(y0)
         w = y_spec.unflatten([rng.standard_normal(np.shape(leaf)).astype(w_dtype) for leaf in y_leaves])
-    seeds = {"v": v, "w": w}
-    # AD backends first: among values of equal support, the reference is an AD one.
-    order = sorted(range(len(resolved)), key=lambda i: _approximate(resolved[i]))
-    rows: list[CheckRow] = []
-    references: dict[str, str] = {}
-    for operator in operators:
-        reason = _applies(operator, info.shape, y.shape)
-        if reason:
-            for label in labels:
-                if progress is not None:
-                    progress(f"{label} {operator}")
-                rows.append(CheckRow(label, operator, note=f"skipped: {reason}", status="skip"))
-            continue
-        row_of = {i: CheckRow(labels[i], operator) for i in range(len(names))}
-        witnesses = []
-        for i in order:
-            row = row_of[i]
-            if progress is not None:
-                progress(f"{row.backend} {operator}")
-            if i in unusable:
-                row.status, row.note = "skip", unusable[i]
-                continue
-            try:
-                start = time.perf_counter()
-                value = _numpy(_call(operator, f, x, args, seeds, resolved[i]))
-                row.seconds = time.perf_counter() - start
-            except Exception as e:  # a backend that fails is a failed row, not a crash of the check
-                row.ok, row.status, row.note = False, "error", f"{type(e).__name__}: {e}"
-                continue
-            tol = rtol if rtol is not None else default_tolerance(resolved[i], info.dtype, operator)
-            witnesses.append(_Witness(i, value, tol, _engine(resolved[i]), _approximate(resolved[i])))
-        if reference is not None and operator in reference:
-            references[operator] = "analytic"
-            ref = np.asarray(_numpy(reference[operator]))
-            for wit in witnesses:
-                _judge(row_of[wit.index], wit.value, ref, wit.tolerance, atol, "analytic")
+    return {"v": v, "w": w}
+
+
+def _judge_by_consensus(
+    witnesses: list[_Witness], row_of: dict[int, CheckRow], atol: float | None, labels: list[str]
+) -> str:
+    """Judge each witness against the consensus, or say there is none; returns the reference's label or ""."""
+    chosen, rivals = _consensus(witnesses, atol)
+    for wit in witnesses:
+        row = row_of[wit.index]
+        if chosen is not None:
+            tol = max(wit.tolerance, chosen.tolerance)
+            _judge(row, wit.value, chosen.value, tol, atol, labels[chosen.index])
+            if wit is chosen:
+                row.status, row.note = "reference", "reference"
         else:
-            chosen, rivals = _consensus(witnesses, atol)
-            references[operator] = labels[chosen.index] if chosen is not None else ""
-            for wit in witnesses:
-                row = row_of[wit.index]
-                if chosen is not None:
-                    tol = max(wit.tolerance, chosen.tolerance)
-                    _judge(row, wit.value, chosen.value, tol, atol, labels[chosen.index])
-                    if wit is chosen:
-                        row.status, row.note = "reference", "reference"
-                else:
-                    _undecided(row, wit, [r for r in rivals if r is not wit], atol, labels)
-        rows.extend(row_of[i] for i in range(len(names)))
-    name = getattr(f, "__qualname__", getattr(f, "__name__", "f"))
-    return CheckReport(rows, name, info.shape, info.dtype, references, labels)
+            _undecided(row, wit, [r for r in rivals if r is not wit], atol, labels)
+    return labels[chosen.index] if chosen is not None else ""
 
 
 def _runs_on(b: Backend, f: Callable, x: Any, args: tuple) -> str | None:

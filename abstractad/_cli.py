@@ -20,7 +20,8 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-# Column headers of the compact check table, short enough for eight operators in 80 columns.
+# Column headers of the compact check table, in its column order (the operators of _check.ALL_OPERATORS),
+# short enough for eight operators in 80 columns.
 SHORT = {
     "gradient": "grad",
     "jacobian": "jac",
@@ -214,7 +215,7 @@ def _operators(text: str | None) -> tuple[str, ...] | None:
     ops = tuple(o.strip() for o in text.split(",") if o.strip())
     bad = [o for o in ops if o not in ALL_OPERATORS]
     if bad or not ops:
-        raise UsageError(f"unknown operators {bad or [text]}; choose from {', '.join(ALL_OPERATORS)}")
+        raise UsageError(f"unknown operators {bad or [text]}; choose from {', '.join(SHORT)}")
     return ops
 
 
@@ -408,9 +409,7 @@ def _matrix(title: str, summary: dict[str, Any]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    from ._check import ALL_OPERATORS
-
-    ops = [op for op in ALL_OPERATORS if any(op in b["operators"] for b in summary["backends"])]
+    ops = [op for op in SHORT if any(op in b["operators"] for b in summary["backends"])]
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left")
     table.add_column("backend", no_wrap=True)
     for op in ops:
@@ -452,17 +451,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError(f"--target takes seconds > 0, not {args.target}")
     sizes = _integers("--sizes", args.sizes)
     if args.paths is not None:
-        return _bench_paths(args, sizes)
+        return _cmd_bench_paths(args, sizes)
     operators = tuple(o.strip() for o in args.operators.split(",")) if args.operators else _bench.OPERATORS
     bad = [o for o in operators if o not in _bench.OPERATORS]
     if bad:
         raise UsageError(f"unknown operators {bad}; choose from {', '.join(_bench.OPERATORS)}")
-    engines = _names(args.backends)
-    installed = [e for e in _bench.ENGINES if e in __import__("abstractad").installed_backends()]
-    if engines is not None:
-        bad = [e for e in engines if e not in installed]
-        if bad:
-            raise UsageError(f"cannot benchmark {bad}: bench compares AD engines with their native calls ({installed})")
+    engines, installed = _bench_backends(args.backends)
     functions = None
     if args.function:
         functions = {target: _load_target(target, "--function") for target in args.function}
@@ -481,26 +475,37 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return _print_bench(report, args)
 
 
-def _bench_paths(args: argparse.Namespace, sizes: list[int]) -> int:
-    from . import _bench
+def _bench_backends(text: str | None) -> tuple[list[str] | None, list[str]]:
+    """(the engines named in --backends, or None; the installed AD engines): bench has no other backends."""
+    from ._backend import installed_backends
+    from ._bench_engines import ENGINES
 
-    paths = _bench.PATHS if args.paths == "all" else tuple(p.strip() for p in args.paths.split(",") if p.strip())
-    bad = [p for p in paths if p not in _bench.PATHS]
+    installed = [e for e in ENGINES if e in installed_backends()]
+    engines = _names(text)
+    bad = [e for e in engines or () if e not in installed]
     if bad:
-        raise UsageError(f"unknown paths {bad}; choose from {', '.join(_bench.PATHS)}")
+        raise UsageError(f"cannot benchmark {bad}: bench compares AD engines with their native calls ({installed})")
+    return engines, installed
+
+
+def _cmd_bench_paths(args: argparse.Namespace, sizes: list[int]) -> int:
+    """``abstractad bench --paths [PATHS]``: the paths users take, ours against native code."""
+    from . import _bench, _bench_paths
+
+    paths = _bench_paths.PATHS if args.paths == "all" else tuple(p.strip() for p in args.paths.split(",") if p.strip())
+    bad = [p for p in paths if p not in _bench_paths.PATHS]
+    if bad:
+        raise UsageError(f"unknown paths {bad}; choose from {', '.join(_bench_paths.PATHS)}")
     if args.function or args.operators:
         raise UsageError("--paths times fixed problems: it takes no --function or --operators")
     _at_least("--batch", args.batch, 1)
     _at_least("--newton-n", args.newton_n, 1)
-    installed = [e for e in _bench.ENGINES if e in __import__("abstractad").installed_backends()]
-    engines = _names(args.backends) or installed
-    bad = [e for e in engines if e not in installed]
-    if bad:
-        raise UsageError(f"cannot benchmark {bad}: bench compares AD engines with their native calls ({installed})")
+    named, installed = _bench_backends(args.backends)
+    engines = named or installed
     layers = _integers("--layers", args.layers)
     if len(layers) < 2:
         raise UsageError(f"--layers takes at least two widths, like 784,1024,128,10, not {args.layers!r}")
-    with _progress(_bench.count_paths(paths, engines), args.quiet) as advance:
+    with _progress(_bench_paths.count_paths(paths, engines), args.quiet) as advance:
         report = _bench.benchmark(
             engines=engines,
             sizes=sizes,
@@ -556,6 +561,13 @@ def parser() -> argparse.ArgumentParser:
     bk = sub.add_parser("backends", help="installed engines with versions and modes (no engine is imported)")
     bk.add_argument("--devices", action="store_true", help="also list each engine's devices (imports the engines)")
     bk.set_defaults(run=cmd_backends)
+    _add_check(sub)
+    _add_bench(sub)
+    return p
+
+
+def _add_check(sub: Any) -> None:
+    """The ``check`` subcommand and its arguments."""
     c = sub.add_parser(
         "check",
         help="cross-check derivatives on every installed engine",
@@ -577,12 +589,16 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print machine-readable results to stdout, no table")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bar; print only failures and the verdict")
     c.set_defaults(run=cmd_check)
+
+
+def _add_bench(sub: Any) -> None:
+    """The ``bench`` subcommand and its arguments."""
+    from ._bench import OPERATORS
+    from ._bench_paths import PATHS
+
     b = sub.add_parser("bench", help="time every operator on every engine against its native call")
     b.add_argument("--function", action="append", help="MODULE:FUNCTION to benchmark (repeatable; default: built-ins)")
-    b.add_argument(
-        "--operators",
-        help=f"comma-separated (default: {','.join(('gradient', 'jvp', 'vjp', 'hvp', 'jacobian', 'hessian'))})",
-    )
+    b.add_argument("--operators", help=f"comma-separated (default: {','.join(OPERATORS)})")
     b.add_argument("--backends", help="comma-separated engines (default: every installed AD engine)")
     b.add_argument("--sizes", default="100,10000", help="comma-separated n (default: 100,10000)")
     b.add_argument("--max-dense", type=int, default=1000, help="largest n for jacobian and hessian (default 1000)")
@@ -593,7 +609,7 @@ def parser() -> argparse.ArgumentParser:
         nargs="?",
         const="all",
         help="time the paths users take instead: NumPy in/out, an MLP's params as a pytree, lazy H @ v, "
-        "newton_cg, a sharded pytree, peak memory (optionally some: numpy,mlp,lazy,newton_cg,sharded,memory)",
+        f"newton_cg, a sharded pytree, peak memory (optionally some: {','.join(PATHS)})",
     )
     b.add_argument("--layers", default="784,1024,128,10", help="MLP widths for --paths (default 784,1024,128,10)")
     b.add_argument("--batch", type=int, default=64, help="MLP batch for --paths (default 64)")
@@ -602,7 +618,6 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--plot", help="write a log-log plot of time against n to this PNG file")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     b.set_defaults(run=cmd_bench)
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -165,6 +165,16 @@ def pullback(b: Backend, f: Callable, x: Array) -> tuple[Array, Callable[[Array]
     return y, pb
 
 
+def linearize(b: Backend, f: Callable, x: Array) -> tuple[Array, Callable[[Array], Array]]:
+    """``(f(x), v -> J v)`` for many tangents at one point: the backend's linearization (Backend.linearize)
+    where it has one, else one pushforward per tangent."""
+    linearized = b.linearize(f, x)
+    if linearized is not None:
+        return linearized
+    y, _ = pushforward(b, f, x, b.namespace(x).zeros_like(x))
+    return y, lambda v: pushforward(b, f, x, v)[1]
+
+
 def value_and_jvp(b: Backend, f: Callable, x: Array, v: Array) -> tuple[Array, Array]:
     return pushforward(b, f, x, cast_seed(b, v, x, "tangent v"))
 
@@ -357,10 +367,19 @@ def inner_gradient(b: Backend, f: Callable) -> Callable[[Array], Array]:
     return grad
 
 
+def second_order(b: Backend, f: Callable, x: Array) -> tuple[Backend, Callable, Array, Callable[[Array], Array]]:
+    """``(outer, gradient of f, x for outer, convert a seed for outer)``: what second order differentiates, the
+    backend's (Backend.second_order: SecondOrder's outer engine and bridge) where it says, else `b` nesting itself."""
+    nested = b.second_order(f, x)
+    if nested is not None:
+        return nested
+    return b, inner_gradient(b, f), x, lambda a: a
+
+
 def hvp(b: Backend, f: Callable, x: Array, v: Array) -> Array:
     """``∇²f(x) v`` without forming the Hessian: forward-over-reverse, else reverse-over-reverse."""
     with b.nest():
-        outer, grad, xo, to_outer = b.second_order(f, x)
+        outer, grad, xo, to_outer = second_order(b, f, x)
         vo = to_outer(cast_seed(b, v, x, "tangent v"))
         if use_forward(outer, True):
             return pushforward(outer, grad, xo, vo)[1]
@@ -372,7 +391,7 @@ def batched_hvp(b: Backend, f: Callable, x: Array, vs: Array) -> Array:
     """``[∇²f(x) v for v in vs]``, stacked on a leading axis: one batched forward-over-reverse (or
     reverse-over-reverse) product."""
     with b.nest():
-        outer, grad, xo, to_outer = b.second_order(f, x)
+        outer, grad, xo, to_outer = second_order(b, f, x)
         vo = to_outer(cast_seed(b, vs, x, "tangents"))
         if use_forward(outer, True):
             return outer.batched_pushforward(grad, xo, vo)[1]
@@ -382,7 +401,7 @@ def batched_hvp(b: Backend, f: Callable, x: Array, vs: Array) -> Array:
 def gradient_and_hessian(b: Backend, f: Callable, x: Array, chunk_size: int | None = None) -> tuple[Array, Array]:
     """``(∇f(x), ∇²f(x))``: the Jacobian of the gradient, forward-over-reverse where possible."""
     with b.nest():
-        outer, grad, xo, _ = b.second_order(f, x)
+        outer, grad, xo, _ = second_order(b, f, x)
         # Forward-over-reverse where the engine batches its pushforwards (vmap); without batching each
         # pushforward would run the gradient again, while reverse-over-reverse runs it once and then
         # pulls back n times (autograd's own hessian does the same).

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._backend import Backend
+from ._backend import BackendLike
 from ._operators import apply
-
-BackendLike = Backend | str | None
 
 
 def value_and_jvp(

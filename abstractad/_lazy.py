@@ -11,12 +11,11 @@ from typing import Any
 import numpy as np
 
 from . import _arrays, _derive, _tree
-from ._backend import Backend, LRUCache, resolve
-from ._call import IN, OUT, Output, Point, _check_dtensors, flat_user, native_like_x, restore_result
+from ._backend import Backend, BackendLike, LRUCache, resolve
+from ._call import check_dtensors
+from ._convert import native_like_x
 from ._operators import apply, wrap
-
-BackendLike = Backend | str | None
-
+from ._structure import IN, OUT, Output, Point, flat_user, restore_result
 
 # SciPy's LinearOperator is complex-linear; a derivative over complex numbers is only real-linear.
 _REAL_ONLY = (
@@ -121,7 +120,7 @@ class _Lazy(_LinearOperator):
             raise TypeError(_REAL_ONLY)
         first = x if point.layout is None else _tree.flatten(x)[0][0]
         self._b = resolve(backend, first)
-        _check_dtensors(type(self).__name__, self._b, x, (), args)
+        check_dtensors(type(self).__name__, self._b, x, (), args)
         self._lock = threading.Lock()
         self._user = (f, x)
         self._output = Output(self._b)
@@ -310,7 +309,7 @@ class JacobianOperator(_Lazy):
     def _linearized(self) -> Callable:
         with self._lock, self._b.scope(self._info.dtype):
             if self._linear is None:
-                y, self._linear = self._b.linearize(self._f, self._x)
+                y, self._linear = _derive.linearize(self._b, self._f, self._x)
                 self._value = y if self._value is None else self._value
         return self._linear
 

@@ -7,10 +7,9 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from . import _arrays, _derive
-from ._backend import Backend, LRUCache, Wrapper, resolve
+from ._backend import Backend, LRUCache, entered, resolve
 from ._bridge import Foreign
-
-BackendLike = Backend | str
+from ._wrapper import Wrapper
 
 # (SecondOrder, f) -> (outer, bridged gradient): a lazy Hessian's products reuse one bridge, so an
 # outer engine that traces it (JAX) traces it once, not per product.
@@ -52,8 +51,6 @@ class SecondOrder(Wrapper):
         return self.outer.supports_dtype(dtype) and self.inner.supports_dtype(dtype)
 
     def scope(self, dtype: str) -> Any:
-        from ._backend import entered
-
         return entered(self.inner.scope(dtype), self.outer.scope(dtype))
 
     def second_order(self, f: Callable, x: Any) -> tuple[Backend, Callable, Any, Callable[[Any], Any]]:
@@ -85,8 +82,6 @@ class SecondOrder(Wrapper):
         return type(self.outer) is type(self.inner)
 
     def nest(self) -> Any:
-        from ._backend import entered
-
         # The inner backend nests too: across engines its own HVP is the bridge's derivative.
         return entered(self.outer.nest(), self.inner.nest())
 

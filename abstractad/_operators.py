@@ -10,7 +10,9 @@ from typing import Any
 from . import _arrays, _derive, _errors, _tree
 from ._backend import Backend, LRUCache, default_backend_name
 from ._bridge import constant_key, differentiate_with
-from ._call import BATCH_IN, BATCH_OUT, HESS, IN, JAC, OUT, Plan, WithAux, WithKeywords, _plain_tensor
+from ._call import Arguments, Plan, WithAux, WithKeywords
+from ._convert import plain_tensor
+from ._structure import BATCH_IN, BATCH_OUT, HESS, IN, JAC, OUT
 
 
 def _first(derive: Callable) -> Callable:
@@ -38,19 +40,14 @@ class Spec:
     def plan(
         self, f: Callable, x: Any, seeds: Sequence[Any], args: Sequence[Any], backend: Any, chunk_size: Any
     ) -> Plan:
-        return Plan(
-            self.name,
-            self.derive,
-            f,
-            x,
-            seeds,
-            args,
-            backend,
-            results=self.results,
-            seed_kinds=self.seed_kinds,
-            static=(chunk_size,) if self.chunked else (),
-            keep=self.keep,
-        )
+        """This operator's plan for these arguments: the backend's own where it prepares the operator
+        itself (Backend.prepare_operator: Sparse's Jacobians and Hessians), else the generic one."""
+        arguments = Arguments(self.name, f, x, seeds, args, backend, self.seed_kinds)
+        static = (chunk_size,) if self.chunked else ()
+        own = arguments.b.prepare_operator(self, arguments, static)
+        if own is not None:
+            return own
+        return Plan(self.name, self.derive, arguments, results=self.results, static=static, keep=self.keep)
 
     def finish(self, out: tuple[Any, ...], has_aux: bool = False) -> Any:
         """The public result: one value where the operator returns one, else the tuple. With has_aux (aux
@@ -232,7 +229,7 @@ def _bridged(
 # ---------------------------------------------------------------------------- prepare
 
 
-def _signature(a: Any, constant: bool = False) -> tuple:
+def _prepared_signature(a: Any, constant: bool = False) -> tuple:
     """What a prepared operator requires of an argument: type, shape and dtype of each array; the
     value itself of a non-array constant (a Python float `x` or seed is an array, a float constant
     is a value: the operator was built with it)."""
@@ -241,7 +238,7 @@ def _signature(a: Any, constant: bool = False) -> tuple:
             return ("array", type(a), _arrays.shape_of(a), _arrays.dtype_name(a))
         return ("value", a)
     leaves, spec = _tree.flatten(a)
-    return ("tree", spec, tuple(_signature(leaf, constant) for leaf in leaves))
+    return ("tree", spec, tuple(_prepared_signature(leaf, constant) for leaf in leaves))
 
 
 def _describe(sig: tuple) -> str:
@@ -289,7 +286,8 @@ class Prepared:
         self._plan = spec.plan(f, x, seeds, consts, backend, chunk_size)
         if self._plan.recording is not None:  # later calls may pass tensors that require grad (see Plan)
             self._plan.call = self._plan._recording_call  # type: ignore[method-assign]
-        self._signatures = [_signature(x), *(_signature(a, i >= spec.seeds) for i, a in enumerate(args))]
+        seeds_and_constants = (_prepared_signature(a, i >= spec.seeds) for i, a in enumerate(args))
+        self._signatures = [_prepared_signature(x), *seeds_and_constants]
         self.backend = self._plan.b
         self._direct = self._plan.native_signature((x, *args))
         self._fast: Callable[..., Any] | None = None
@@ -314,7 +312,7 @@ class Prepared:
             raise
 
     def _first_calls(self, x: Any, args: tuple) -> Any:
-        out = self._call(x, args)
+        out = self._checked_call(x, args)
         if self._direct is not None and self._plan.fast and self._matches_direct((x, *args)):
             # The first call has taught the plan f(x)'s structure: from now on, calls whose arrays
             # match go straight to the (compiled) operator.
@@ -326,14 +324,14 @@ class Prepared:
             type(a) is kind
             and a.shape == shape
             and a.dtype == dtype
-            and (device is None or (a.device == device and _plain_tensor(a)))
+            and (device is None or (a.device == device and plain_tensor(a)))
             for (kind, shape, dtype, device), a in zip(self._direct, values)
         )
 
     def _fast_path(self, direct: Callable[..., Any]) -> Callable[..., Any]:
         """A closure that checks the arrays against the prepared ones and calls the operator (the
         scope only where the backend needs one: JAX's float64 switch)."""
-        slow = self._call
+        slow = self._checked_call
         if len(self._direct) == 1 and self._direct[0][3] is None:
             ((kind, shape, dtype_, _),) = self._direct
 
@@ -362,7 +360,8 @@ class Prepared:
 
         return many
 
-    def _call(self, x: Any, args: tuple) -> Any:
+    def _checked_call(self, x: Any, args: tuple) -> Any:
+        """The plan's call, after checking the arguments against the prepared signatures."""
         n = self._spec.seeds
         if len(args) + 1 != len(self._signatures):
             raise TypeError(
@@ -378,7 +377,7 @@ class Prepared:
         return self._spec.finish(self._plan.call(x, args[:n], args[n:]), self._has_aux)
 
     def _mismatch(self, what: str, sig: tuple, a: Any) -> None:
-        got = _signature(a, what.startswith("constant"))
+        got = _prepared_signature(a, what.startswith("constant"))
         message = (
             f"prepared {self._name}: {what} was prepared as {_describe(sig)}, but this call passes "
             f"{_describe(got)}. Prepare again for new shapes, dtypes or structures."

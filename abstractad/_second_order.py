@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._first_order import BackendLike
+from ._backend import BackendLike
 from ._operators import apply
 
 

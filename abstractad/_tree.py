@@ -198,9 +198,6 @@ class Layout:
     def __hash__(self) -> int:
         return hash(self.key)
 
-    def same_structure(self, other: Layout) -> bool:
-        return self.spec == other.spec and self.shapes == other.shapes
-
     def ravel(self, leaves: Sequence[Any], xp: Any, dtype: str | None = None) -> Any:
         """One flat vector from `leaves` (the engine's arrays), in `dtype` (default: the common dtype)."""
         return ravel(leaves, xp, dtype or self.dtype)
@@ -270,9 +267,7 @@ def _dtype(xp: Any, name: str, like: Any = None) -> Any:
     """The dtype object called `name` in `xp`, or in the library of `like` (bfloat16 is no Array API name)."""
     dtype = getattr(xp, name, None)
     if dtype is None:
-        lib = _arrays.library_of(like)
-        module = {"torch": "torch", "jax": "jax.numpy", "tensorflow": "tensorflow"}.get(lib or "")
-        dtype = getattr(sys.modules[module], name, None) if module in sys.modules else None
+        dtype = _arrays.library_dtype(_arrays.library_of(like), name)
     return dtype if dtype is not None else np.dtype(name)
 
 

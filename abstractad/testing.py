@@ -30,7 +30,7 @@ class Scenario:
     name: str
     f: Callable[..., Any]
     x: Any
-    args: tuple = ()
+    args: tuple[Any, ...] = ()
     value: Any = None
     jacobian: Any = None  # shape f(x).shape + x.shape
     hessian: Any = None  # scalar f only, shape x.shape + x.shape
@@ -38,11 +38,11 @@ class Scenario:
 
     @property
     def scalar_out(self) -> bool:
-        return np.shape(self.value) == ()
+        return bool(np.shape(self.value) == ())
 
     @property
     def scalar_in(self) -> bool:
-        return np.shape(self.x) == ()
+        return bool(np.shape(self.x) == ())
 
     @property
     def gradient(self) -> Any:
@@ -65,26 +65,29 @@ class Scenario:
 
     def jvp(self, v: Any) -> np.ndarray:
         m, n = int(np.size(self.value)), int(np.size(self.x))
-        return (np.reshape(self.jacobian, (m, n)) @ np.reshape(v, n)).reshape(np.shape(self.value))
+        out: np.ndarray = (np.reshape(self.jacobian, (m, n)) @ np.reshape(v, n)).reshape(np.shape(self.value))
+        return out
 
     def vjp(self, w: Any) -> np.ndarray:
         m, n = int(np.size(self.value)), int(np.size(self.x))
-        return (np.reshape(w, m) @ np.reshape(self.jacobian, (m, n))).reshape(np.shape(self.x))
+        out: np.ndarray = (np.reshape(w, m) @ np.reshape(self.jacobian, (m, n))).reshape(np.shape(self.x))
+        return out
 
     def hvp(self, v: Any) -> np.ndarray:
         n = int(np.size(self.x))
-        return (np.reshape(self.hessian, (n, n)) @ np.reshape(v, n)).reshape(np.shape(self.x))
+        out: np.ndarray = (np.reshape(self.hessian, (n, n)) @ np.reshape(v, n)).reshape(np.shape(self.x))
+        return out
 
     def __repr__(self) -> str:
         return f"Scenario({self.name})"
 
 
-def _sum_sin_sq(x):
+def _sum_sin_sq(x: Any) -> Any:
     xp = array_namespace(x)
     return xp.sum(xp.sin(x) * x**2)
 
 
-def _rosenbrock(x):
+def _rosenbrock(x: Any) -> Any:
     xp = array_namespace(x)
     return xp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
@@ -102,31 +105,31 @@ def _rosenbrock_derivatives(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return g, h
 
 
-def _affine_tanh(x, a, b):
+def _affine_tanh(x: Any, a: Any, b: Any) -> Any:
     xp = array_namespace(x)
     return xp.matmul(a, xp.tanh(x)) + b
 
 
-def _matrix_quadratic(x, b):
+def _matrix_quadratic(x: Any, b: Any) -> Any:
     xp = array_namespace(x)
     return xp.sum(xp.matmul(x, b) ** 2)
 
 
-def _curve(t):
+def _curve(t: Any) -> Any:
     xp = array_namespace(t)
     return xp.stack([xp.cos(t), xp.sin(t), t**2])
 
 
-def _exp_times(t):
+def _exp_times(t: Any) -> Any:
     xp = array_namespace(t)
     return xp.exp(t) * t
 
 
-def _cube(x):
+def _cube(x: Any) -> Any:
     return x**3
 
 
-def _outer(x):
+def _outer(x: Any) -> Any:
     return x[:, None] * x[None, :]
 
 
@@ -279,13 +282,17 @@ def energy2d(x: Any) -> Any:
     return xp.sum((xp.roll(u, 1, axis=0) - u) ** 2 + (xp.roll(u, 1, axis=1) - u) ** 2) + xp.sum(u**4) / 4
 
 
-def scenarios(dtypes: tuple = (np.float64, np.float32)) -> list[Scenario]:
+def scenarios(dtypes: tuple[Any, ...] = (np.float64, np.float32)) -> list[Scenario]:
     """Every scenario at each of `dtypes`."""
     return [s.astype(d) for d in dtypes for s in SCENARIOS.values()]
 
 
 def assert_backend_correct(
-    backend: Any, *, dtypes: tuple = (np.float64, np.float32), second_order: bool = True, rtol: float | None = None
+    backend: Any,
+    *,
+    dtypes: tuple[Any, ...] = (np.float64, np.float32),
+    second_order: bool = True,
+    rtol: float | None = None,
 ) -> None:
     """The conformance test for a backend: every operator on every scenario against the analytic answers.
 
@@ -295,51 +302,58 @@ def assert_backend_correct(
     >>> from abstractad.testing import assert_backend_correct
     >>> assert_backend_correct("finitediff")
     """
-    from . import _first_order, _second_order
     from ._backend import resolve
     from ._check import default_tolerance
 
     b = resolve(backend)
     failures = []
     for s in scenarios(dtypes):
-        v, w = s.seeds()
-        checks: list[tuple[str, Callable[[], Any], Any]] = [
-            ("jvp", lambda s=s, v=v: _first_order.jvp(s.f, s.x, v, *s.args, backend=b), s.jvp(v)),
-            ("vjp", lambda s=s, w=w: _first_order.vjp(s.f, s.x, w, *s.args, backend=b), s.vjp(w)),
-            ("jacobian", lambda s=s: _first_order.jacobian(s.f, s.x, *s.args, backend=b), s.jacobian),
-        ]
-        if s.scalar_out and not s.scalar_in:
-            checks.append(("gradient", lambda s=s: _first_order.gradient(s.f, s.x, *s.args, backend=b), s.gradient))
-            if second_order:
-                checks.append(("hessian", lambda s=s: _second_order.hessian(s.f, s.x, *s.args, backend=b), s.hessian))
-                checks.append(("hvp", lambda s=s, v=v: _second_order.hvp(s.f, s.x, v, *s.args, backend=b), s.hvp(v)))
-        if s.scalar_in:
-            checks.append(("derivative", lambda s=s: _first_order.derivative(s.f, s.x, *s.args, backend=b), s.jacobian))
-            if second_order:
-                checks.append(
-                    (
-                        "second_derivative",
-                        lambda s=s: _second_order.second_derivative(s.f, s.x, *s.args, backend=b),
-                        s.second,
-                    )
-                )
         dtype = np.asarray(s.x).dtype.name
-        for op, run, want in checks:
+        for op, run, want in _scenario_checks(s, b, second_order):
             tol = rtol if rtol is not None else 10 * default_tolerance(b, dtype, op)
-            try:
-                got = np.asarray(run())
-            except Exception as e:  # collect, then report every failure at once
-                failures.append(f"{s.name} {op}: {type(e).__name__}: {e}")
-                continue
-            want = np.asarray(want)
-            if got.shape != want.shape:
-                failures.append(f"{s.name} {op}: shape {got.shape}, expected {want.shape}")
-                continue
-            if got.dtype != np.asarray(s.x).dtype:
-                failures.append(f"{s.name} {op}: dtype {got.dtype}, expected {np.asarray(s.x).dtype}")
-            err = float(np.max(np.abs(got - want), initial=0.0))
-            scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
-            if not err <= tol * scale:
-                failures.append(f"{s.name} {op}: max error {err:.2e} > {tol:.1e} x {scale:.3g}")
+            failure = _compare(s, op, run, want, tol)
+            if failure is not None:
+                failures.append(failure)
     if failures:
         raise AssertionError(f"{b!r} failed {len(failures)} checks:\n  " + "\n  ".join(failures))
+
+
+def _scenario_checks(s: Scenario, b: Any, second_order: bool) -> list[tuple[str, Callable[..., Any], Any]]:
+    """``(operator, run it, the analytic answer)`` for each operator that applies to scenario `s`."""
+    from . import _first_order, _second_order
+
+    v, w = s.seeds()
+    checks: list[tuple[str, Callable[..., Any], Any]] = [
+        ("jvp", lambda: _first_order.jvp(s.f, s.x, v, *s.args, backend=b), s.jvp(v)),
+        ("vjp", lambda: _first_order.vjp(s.f, s.x, w, *s.args, backend=b), s.vjp(w)),
+        ("jacobian", lambda: _first_order.jacobian(s.f, s.x, *s.args, backend=b), s.jacobian),
+    ]
+    if s.scalar_out and not s.scalar_in:
+        checks.append(("gradient", lambda: _first_order.gradient(s.f, s.x, *s.args, backend=b), s.gradient))
+        if second_order:
+            checks.append(("hessian", lambda: _second_order.hessian(s.f, s.x, *s.args, backend=b), s.hessian))
+            checks.append(("hvp", lambda: _second_order.hvp(s.f, s.x, v, *s.args, backend=b), s.hvp(v)))
+    if s.scalar_in:
+        checks.append(("derivative", lambda: _first_order.derivative(s.f, s.x, *s.args, backend=b), s.jacobian))
+        if second_order:
+            second = lambda: _second_order.second_derivative(s.f, s.x, *s.args, backend=b)  # noqa: E731
+            checks.append(("second_derivative", second, s.second))
+    return checks
+
+
+def _compare(s: Scenario, op: str, run: Callable[..., Any], want: Any, tol: float) -> str | None:
+    """The failure of one check (an error, a wrong shape or dtype, a value off by more than `tol`), or None."""
+    try:
+        got = np.asarray(run())
+    except Exception as e:  # collected by the caller, which reports every failure at once
+        return f"{s.name} {op}: {type(e).__name__}: {e}"
+    want = np.asarray(want)
+    if got.shape != want.shape:
+        return f"{s.name} {op}: shape {got.shape}, expected {want.shape}"
+    if got.dtype != np.asarray(s.x).dtype:
+        return f"{s.name} {op}: dtype {got.dtype}, expected {np.asarray(s.x).dtype}"
+    err = float(np.max(np.abs(got - want), initial=0.0))
+    scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+    if not err <= tol * scale:
+        return f"{s.name} {op}: max error {err:.2e} > {tol:.1e} x {scale:.3g}"
+    return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from abstractad import _errors
+from abstractad import _arrays, _errors
 
 # backend name -> (module in this package, class, the engine's import name)
 BUILTIN: dict[str, tuple[str, str, str | None]] = {
@@ -20,6 +20,21 @@ BUILTIN: dict[str, tuple[str, str, str | None]] = {
     "autograd": ("autograd", "Autograd", "autograd"),
     "finitediff": ("finitediff", "FiniteDiff", None),
 }
+# The array libraries: the module in this package that registers each one's conversions (and namespace,
+# where array-api-compat has none) with abstractad._arrays, imported on first need; the top-level modules
+# of its array types; where its dtypes live by name; whether f is evaluated on its arrays as they are.
+_arrays.register_library("jax", f"{__name__}._jax_arrays", ("jax", "jaxlib"), dtypes="jax.numpy", own_arrays=True)
+_arrays.register_library("torch", f"{__name__}._torch_arrays", ("torch",), dtypes="torch", own_arrays=True)
+_arrays.register_library(
+    "tensorflow",
+    f"{__name__}._tensorflow_arrays",
+    ("tensorflow", "keras", "tf_keras"),
+    dtypes="tensorflow",
+    own_arrays=True,
+    namespace=True,
+)
+_arrays.register_library("autograd", f"{__name__}._autograd_arrays", ("autograd",), namespace=True)
+
 _CLASSES = {cls: name for name, (_, cls, _) in BUILTIN.items()}
 _WRAPPERS = {"SecondOrder": "abstractad._nesting", "Sparse": "abstractad._sparse"}  # wrappers over other backends
 

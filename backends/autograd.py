@@ -20,6 +20,8 @@ from autograd.tracer import trace_stack
 from abstractad import _arrays
 from abstractad._backend import Backend, Mode, check_mode
 
+from . import _autograd_arrays
+
 
 def _keep_dtype(a: Any, dtype: Any) -> Any:
     """A tangent in the dtype of the output it belongs to: some of autograd's rules promote (x / an
@@ -119,7 +121,7 @@ class Autograd(Backend):
     def namespace(self, x: Any) -> Any:
         # autograd.numpy's, also for NumPy arrays: results may be boxes of an outer trace (a boxed seed
         # or constant) even where x is a plain array, and only autograd.numpy stacks them as boxes.
-        return _arrays._autograd_namespace()
+        return _autograd_arrays.namespace()
 
     def records(self, a: Any) -> bool:
         return isinstance(a, Box)

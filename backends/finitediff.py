@@ -104,20 +104,20 @@ class FiniteDiff(Backend):
     # ------------------------------------------------------------------ arrays
     def asarray(self, a: Any) -> Any:
         """Arrays of the AD engines' libraries stay as they are (f is evaluated on them); others are NumPy."""
-        if _arrays.library_of(a) in _ENGINE_LIBRARIES:
+        if _arrays.has_own_arrays(_arrays.library_of(a)):
             return a
         return super().asarray(a)
 
     # ------------------------------------------------------------------ the primitive
     def pushforward(self, f: Callable, x: Any, v: Any) -> tuple[Any, Any]:
-        if _arrays.library_of(x) in _ENGINE_LIBRARIES:
+        if _arrays.has_own_arrays(_arrays.library_of(x)):
             y, jvs = self.batched_pushforward(f, x, _arrays.array_namespace(v).reshape(v, (1, *v.shape)))
         else:
             y, jvs = self.batched_pushforward(f, x, np.asarray(v)[None])
         return y, jvs[0]
 
     def batched_pushforward(self, f: Callable, x: Any, vs: Any) -> tuple[Any, Any]:
-        if _arrays.library_of(x) in _ENGINE_LIBRARIES:  # differences in NumPy, f and results in x's library
+        if _arrays.has_own_arrays(_arrays.library_of(x)):  # differences in NumPy, f and results in x's library
             info = _arrays.describe(x)
             # TensorFlow computes complex powers by exp and log, which loses a complex step of 1e-20
             # (x ** 3 at a negative x): there the complex step evaluates f on NumPy, as it always did.
@@ -209,10 +209,6 @@ class FiniteDiff(Backend):
 
     def __repr__(self) -> str:
         return f"FiniteDiff(method={self.method!r}, step={self.step!r}, vectorized={self.vectorized!r})"
-
-
-# The libraries whose arrays `f` is evaluated on as they are (the AD engines'; autograd's are NumPy's).
-_ENGINE_LIBRARIES = ("torch", "jax", "tensorflow")
 
 
 def _in_library(f: Callable, info: _arrays.ArrayInfo) -> Callable:

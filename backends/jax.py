@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import threading
-import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -17,6 +15,9 @@ from jax.interpreters import ad, batching, mlir
 
 from abstractad import _arrays, _errors
 from abstractad._backend import Backend, Mode, check_mode
+from abstractad._fallback import Fallback
+
+from . import _jax_arrays  # noqa: F401  (registers JAX's conversions and namespace)
 
 _WIDE = ("float64", "complex128")
 
@@ -149,7 +150,7 @@ class Jax(Backend):
         return _foreign_function(fn)
 
     def compile_operator(self, fn: Callable) -> Callable | None:
-        return _Jitted(fn) if self.compile else None
+        return _jitted(fn) if self.compile else None
 
     def records(self, a: Any) -> bool:
         return isinstance(a, jax.core.Tracer)
@@ -330,31 +331,12 @@ def _foreign_function(fn: Any) -> Callable[[Any], Any]:
     return bridged
 
 
-class _Jitted:
+def _jitted(fn: Callable) -> Fallback:
     """``jax.jit(fn)``, falling back to `fn` for good (with one warning) if `fn` cannot be traced."""
-
-    def __init__(self, fn: Callable) -> None:
-        self.fn = fn
-        self.jitted = jax.jit(fn)
-        self.eager = False
-        self._lock = threading.Lock()
-
-    def __call__(self, *args: Any) -> Any:
-        if self.eager:
-            return self.fn(*args)
-        try:
-            return self.jitted(*args)
-        except UNTRACEABLE as e:
-            reason = e
-        out = self.fn(*args)  # eager; if it fails too, its own error propagates and nothing is remembered
-        with self._lock:
-            first, self.eager = not self.eager, True
-        if first:
-            warnings.warn(_fallback_message(reason), CompileFallbackWarning, stacklevel=_errors.user_stacklevel("jax"))
-        return out
+    return Fallback(fn, jax.jit(fn), UNTRACEABLE, _fallback_message, skip=("jax",))
 
 
-def _fallback_message(e: Exception) -> str:
+def _fallback_message(e: BaseException) -> str:
     why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return (
         f"Jax(compile=True) could not trace f ({type(e).__name__}: {why}), so this operator runs eagerly "
@@ -364,5 +346,3 @@ def _fallback_message(e: Exception) -> str:
         "are not arrays. Use Jax() to run eagerly without this warning."
     )
 
-
-_arrays.register_namespace("jax", lambda *arrays: jnp)

@@ -45,8 +45,11 @@ import torch
 import torch.autograd.forward_ad as fwad
 from torch._C import _functorch
 
-from abstractad import _arrays, _errors
+from abstractad import _arrays
 from abstractad._backend import Backend, Mode, check_mode
+from abstractad._fallback import Fallback
+
+from ._torch_arrays import _to_tensor
 
 Tensor = torch.Tensor
 
@@ -227,34 +230,6 @@ def _primal_and_tangent(primal: Tensor, tangent: Tensor | None) -> tuple[Tensor,
 
 def _forward_lock() -> contextlib.AbstractContextManager:
     return contextlib.nullcontext() if torch.compiler.is_compiling() else _FORWARD_LOCK
-
-
-def _from_numpy(a: Any) -> Tensor:
-    a = np.asarray(a)
-    if a.dtype.name == "bfloat16":  # ml_dtypes' bfloat16 (JAX's, TensorFlow's): the same bits as torch's
-        return _from_numpy(a.view(np.uint16)).view(torch.bfloat16)
-    if a.flags.writeable:
-        try:
-            return torch.from_numpy(a)
-        except (TypeError, ValueError, RuntimeError):
-            pass  # negative strides or a non-native byte order: copy below
-    # A read-only array would give a tensor that pretends to be writable: copy it.
-    return torch.from_numpy(np.array(a, dtype=a.dtype.newbyteorder("="), order="C"))
-
-
-def _to_tensor(a: Any) -> Tensor:
-    """Any library's array as a torch tensor, without copying where DLPack or NumPy allow."""
-    lib = _arrays.library_of(a)
-    if lib == "torch":
-        return a
-    if lib == "numpy":
-        return _from_numpy(a)
-    if lib in ("jax", "tensorflow") and hasattr(a, "__dlpack__"):
-        try:
-            return torch.from_dlpack(a)
-        except (TypeError, ValueError, RuntimeError, BufferError):
-            pass
-    return _from_numpy(_arrays.to_numpy(a))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -654,34 +629,31 @@ class _Compiled:
         # operator shares one, so without a copy the recompile limit (8) would soon send all of
         # them back to eager.
         own = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
-        self.compiled: Callable | None = torch.compile(own, backend=backend, dynamic=False)
+        self.compiled = torch.compile(own, backend=backend, dynamic=False)
         self.traced = False  # after the first call, which compiles (later ones only guard)
+        # Any error of the compiled call falls back: an error in f itself is raised again by the eager run.
+        self.run = Fallback(fn, self._compiled, (Exception,), _fallback_message, skip=("torch",))
 
     def __call__(self, *args: Any) -> Any:
-        if self.compiled is not None:
-            try:
-                # Serialised: inside a compiled region forward mode runs without the forward lock,
-                # and torch's dual level is one per process.
-                with _FORWARD_LOCK:
-                    if self.traced:
-                        return self.compiled(*args)
-                    with warnings.catch_warnings():
-                        # Dynamo's notes on array-api-compat's cached helpers (the namespace that
-                        # ad.array_namespace gives f): it traces through them, correctly.
-                        warnings.filterwarnings("ignore", message=_DYNAMO_LRU_CACHE, category=UserWarning)
-                        out = self.compiled(*args)
-                    self.traced = True
-                    return out
-            except Exception as e:
-                reason = e
-        else:
-            return self.fn(*args)
-        out = self.fn(*args)  # an error in f itself is raised here, as in eager mode
-        self.compiled = None
-        warnings.warn(
-            f"Torch(compile=True): torch.compile failed, running this operator eagerly instead "
-            f"({type(reason).__name__}: {_summary(reason)})",
-            _errors.CompileFallbackWarning,
-            stacklevel=3,
-        )
-        return out
+        return self.run(*args)
+
+    def _compiled(self, *args: Any) -> Any:
+        # Serialised: inside a compiled region forward mode runs without the forward lock, and
+        # torch's dual level is one per process.
+        with _FORWARD_LOCK:
+            if self.traced:
+                return self.compiled(*args)
+            with warnings.catch_warnings():
+                # Dynamo's notes on array-api-compat's cached helpers (the namespace that
+                # ad.array_namespace gives f): it traces through them, correctly.
+                warnings.filterwarnings("ignore", message=_DYNAMO_LRU_CACHE, category=UserWarning)
+                out = self.compiled(*args)
+            self.traced = True
+            return out
+
+
+def _fallback_message(e: BaseException) -> str:
+    return (
+        "Torch(compile=True): torch.compile failed, running this operator eagerly instead "
+        f"({type(e).__name__}: {_summary(e)})"
+    )

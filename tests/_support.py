@@ -104,3 +104,14 @@ def raised(e: BaseException) -> str:
     last = (ours or frames)[-1]
     first = str(e).splitlines()[0][:300] if str(e) else ""
     return f"raised {type(e).__name__}: {first} (at {last.filename.rsplit('/', 1)[-1]}:{last.lineno} in {last.name})"
+
+
+def engines() -> list[str]:
+    """The installed engines that take ``mode=``: the first part of every ``*-forward`` id of BACKENDS
+    (FiniteDiff's ``method="forward"`` is a difference scheme, not a mode)."""
+    return sorted({k.split("-")[0] for k in BACKENDS if k.endswith("-forward")} - {"finitediff"})
+
+
+def engine_class(engine: str) -> type[ad.Backend]:
+    """The backend class of an engine of `engines()`, taken from its default entry in BACKENDS."""
+    return type(BACKENDS[engine]())

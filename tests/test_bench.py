@@ -6,15 +6,17 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import abstractad as ad
-from abstractad import _bench
+from abstractad import _bench_engines, _bench_paths, _bench_report
 
-ENGINES = [e for e in _bench.ENGINES if e in ad.installed_backends()]
+ENGINES = [e for e in _bench_engines.ENGINES if e in ad.installed_backends()]
 TINY = dict(sizes=[16], layers=(8, 16, 8, 4), batch=4, newton_n=4, rounds=1, target=0.001)
 
 
@@ -30,7 +32,7 @@ def _check_rows(rows) -> None:
 @pytest.mark.skipif(not ENGINES, reason="no AD engine installed")
 def test_paths_report(tmp_path) -> None:
     report = ad.benchmark(paths=["numpy", "mlp", "lazy", "sharded", "memory"], engines=ENGINES, **TINY)
-    assert isinstance(report, _bench.PathsReport)
+    assert isinstance(report, _bench_report.PathsReport)
     found = {(r.path, r.engine) for r in report.rows}
     for e in ENGINES:
         assert {("numpy gradient", e), ("mlp gradient", e), ("lazy H @ v", e), ("lazy build + H @ v", e)} <= found
@@ -57,7 +59,7 @@ def test_paths_report(tmp_path) -> None:
 
 def test_newton_cg_path() -> None:
     engine = "autograd" if "autograd" in ENGINES else (ENGINES or [None])[0]
-    if engine is None or _bench._example("newton_cg.py") is None:
+    if engine is None or _bench_paths._example("newton_cg.py") is None:
         pytest.skip("needs an engine and the examples folder")
     (row,) = ad.benchmark(paths=["newton_cg"], engines=[engine], **TINY).rows
     assert row.path == "newton_cg" and row.unit == "s/run" and row.native is None
@@ -85,3 +87,25 @@ def test_bench_paths_command_line(tmp_path) -> None:
     assert all(r["ratio"] > 0 for r in rows)
     bad = subprocess.run([*base, "--paths", "numpi"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "unknown paths" in bad.stderr
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_benchmark_scripts_named_in_the_docs_exist() -> None:
+    texts = [p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]]
+    named = {m for text in texts for m in re.findall(r"python (\S+\.py)", text)}
+    assert any(name.startswith("examples/benchmarks/") for name in named)
+    assert [name for name in named if not (ROOT / name).is_file()] == []
+
+
+def test_coloring_benchmark_script_runs_at_its_smallest_size() -> None:
+    script = ROOT / "examples" / "benchmarks" / "bench_coloring.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--sizes", "100", "--rounds", "1", "--markdown"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "| tridiagonal | 100 |" in out.stdout

@@ -285,3 +285,10 @@ def test_wrong_backend_defined_here_is_really_wrong() -> None:
     f = lambda x: (x**3).sum()  # noqa: E731
     np.testing.assert_allclose(ad.gradient(f, x, backend=wrong), 1.01 * 3 * x**2, rtol=1e-12)
     np.testing.assert_allclose(ad.gradient(f, x, backend="autograd"), 3 * x**2, rtol=1e-12)
+
+
+def test_every_checked_operator_has_a_column_header() -> None:
+    from abstractad import _cli
+    from abstractad._check import ALL_OPERATORS
+
+    assert set(_cli.SHORT) == set(ALL_OPERATORS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import numpy as np
@@ -73,13 +72,6 @@ def test_numpy_in_numpy_out(backend, dtype) -> None:
     assert not _x64()
 
 
-def test_python_float_and_scalar_derivatives() -> None:
-    d = ad.derivative(lambda t: jnp.exp(t) * t, 0.3, backend="jax")
-    assert isinstance(d, float)  # a Python float in: a scalar out
-    assert_close(d, 1.3 * np.exp(0.3), 1e-12)
-    assert_close(ad.second_derivative(lambda t: jnp.exp(t) * t, 0.3, backend="jax"), 2.3 * np.exp(0.3), 1e-12)
-
-
 def test_jax_in_jax_out_dtype_kept() -> None:
     x32 = jnp.asarray(X, dtype=jnp.float32)
     out = ad.gradient(f, x32, backend="jax")
@@ -148,36 +140,6 @@ def test_output_shape_is_cheap_and_optional() -> None:
         return x if x[0] > 0 else -x
 
     assert b.output_shape(untraceable, jnp.ones(3)) is None
-
-
-def test_mode_is_forced_and_validated() -> None:
-    used = []
-
-    @dataclasses.dataclass(frozen=True)
-    class Spy(Jax):
-        def pushforward(self, f, x, v):
-            used.append("forward")
-            return super().pushforward(f, x, v)
-
-        def batched_pushforward(self, f, x, vs):
-            used.append("forward")
-            return super().batched_pushforward(f, x, vs)
-
-        def pullback(self, f, x):
-            used.append("reverse")
-            return super().pullback(f, x)
-
-        def batched_pullback(self, f, x):
-            used.append("reverse")
-            return super().batched_pullback(f, x)
-
-    for mode in ("forward", "reverse"):
-        used.clear()
-        assert_close(ad.gradient(f, X, backend=Spy(mode=mode)), grad_f(X), 1e-12)
-        assert_close(ad.jacobian(g, X, A, backend=Spy(mode=mode)), jac_g(X, A), 1e-12)
-        assert set(used) == {mode}
-    with pytest.raises(ValueError, match="mode"):
-        Jax(mode="sideways")
 
 
 # ------------------------------------------------------------------------------ inside user's jit

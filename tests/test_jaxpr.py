@@ -19,6 +19,7 @@ jnp = jax.numpy
 lax = jax.lax
 
 from abstractad._sparse import jaxpr as _jaxpr  # noqa: E402 - only with JAX installed
+from abstractad._sparse import jaxpr_control as _jaxpr_control  # noqa: E402
 from abstractad._sparse.jaxpr import hessian_pattern, jacobian_pattern  # noqa: E402
 
 F32, F64 = np.float32, np.float64
@@ -259,7 +260,7 @@ def test_loops() -> None:
     ids=["while-value-dependent", "while-scaling", "fori-long", "scan-long", "fori-dynamic"],
 )
 def test_loops_without_known_trip_count_are_conservative(f: Callable, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_jaxpr, "_UNROLL_BUDGET", 500)  # past it, long loops go to the fixed point sooner
+    monkeypatch.setattr(_jaxpr_control, "_UNROLL_BUDGET", 500)  # past it, long loops go to the fixed point sooner
     p = jacobian_pattern(f, (4,), F64)
     assert_superset(p, f, (4,))
 
@@ -275,7 +276,7 @@ def test_fixed_point_keeps_loops_sparse() -> None:
 def test_slow_fixed_point_is_widened() -> None:
     # Each sweep spreads the dependencies by one element: after _MAX_SWEEPS the carry is widened to
     # everything that reaches the loop, which is a fixed point.
-    n = _jaxpr._MAX_SWEEPS + 20
+    n = _jaxpr_control._MAX_SWEEPS + 20
 
     def f(x: Any) -> Any:
         body = lambda c: (c[0] + 1.0, c[1] + jnp.roll(c[1], 1))  # noqa: E731

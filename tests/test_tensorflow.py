@@ -4,7 +4,6 @@ namespace for tensors. Every value is checked against an analytic or a NumPy ref
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import numpy as np
@@ -95,15 +94,6 @@ def test_numpy_in_numpy_out_over_the_scenario_library(backend, dtype) -> None:
             assert np.shape(got) == np.shape(want), (where, np.shape(got))
             assert_close(got, want, tol(dtype))
         np.testing.assert_array_equal(s.x, x_before)  # the user's input is left alone
-
-
-def test_python_float_in_python_float_out() -> None:
-    d = ad.derivative(lambda t: tf.exp(t) * t, 0.3, backend="tensorflow")
-    assert isinstance(d, float)
-    assert_close(d, 1.3 * np.exp(0.3), 1e-12)
-    d2 = ad.second_derivative(lambda t: tf.exp(t) * t, 0.3, backend=TensorFlow(compile=True))
-    assert isinstance(d2, float)
-    assert_close(d2, 2.3 * np.exp(0.3), 1e-12)
 
 
 # ------------------------------------------------------------ TensorFlow and other libraries in
@@ -482,35 +472,8 @@ def test_variable_constant_is_not_differentiated() -> None:
     assert_close(ad.gradient(lambda x, a: tf.reduce_sum(a * x), X, a[0], backend="tensorflow"), A[0], 1e-12)
 
 
-def test_mode_is_forced_and_validated() -> None:
-    used = []
-
-    @dataclasses.dataclass(frozen=True)
-    class Spy(TensorFlow):
-        def pushforward(self, f, x, v):
-            used.append("forward")
-            return super().pushforward(f, x, v)
-
-        def batched_pushforward(self, f, x, vs):
-            used.append("forward")
-            return super().batched_pushforward(f, x, vs)
-
-        def pullback(self, f, x):
-            used.append("reverse")
-            return super().pullback(f, x)
-
-        def batched_pullback(self, f, x):
-            used.append("reverse")
-            return super().batched_pullback(f, x)
-
-    for mode in ("forward", "reverse"):
-        used.clear()
-        assert_close(ad.gradient(f, X, backend=Spy(mode=mode)), grad_f(X), 1e-12)
-        assert_close(ad.jacobian(curve, X, A, backend=Spy(mode=mode)), jac_curve(X), 1e-12)
-        assert_close(ad.jvp(curve, X, np.ones(4), A, backend=Spy(mode=mode)), jac_curve(X) @ np.ones(4), 1e-12)
-        assert set(used) == {mode}
-    with pytest.raises(ValueError, match="mode"):
-        TensorFlow(mode="sideways")
+def test_compile_is_validated() -> None:
+    """TensorFlow's own option (modes are tested for every engine in tests/test_conformance.py)."""
     with pytest.raises(TypeError, match="compile"):
         TensorFlow(compile="yes")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import numpy as np
@@ -131,15 +130,6 @@ def test_compiled_reverse_jacobian_does_not_fall_back() -> None:
     got = _compiled(lambda: ad.jacobian(g, x, a, backend=Torch(compile=True)))
     assert isinstance(got, np.ndarray) and got.dtype == np.float32
     assert_close(got, jac_g(X, A), tol(np.float32))
-
-
-def test_python_float_and_scalar_derivatives() -> None:
-    d = ad.derivative(lambda t: torch.exp(t) * t, 0.3, backend="torch")
-    assert isinstance(d, float)  # a Python float in: a scalar out
-    assert_close(d, 1.3 * np.exp(0.3), 1e-12)
-    d2 = ad.second_derivative(lambda t: torch.exp(t) * t, 0.3, backend=Torch(mode="forward"))
-    assert isinstance(d2, float)
-    assert_close(d2, 2.3 * np.exp(0.3), 1e-12)
 
 
 # ------------------------------------------------------------------ torch in, torch out; other libraries
@@ -390,42 +380,13 @@ def test_nested_by_hand_forward_over_forward() -> None:
 # --------------------------------------------------------------------------- modes, options, compile
 
 
-def test_mode_is_forced_and_validated() -> None:
-    used = []
-
-    @dataclasses.dataclass(frozen=True)
-    class Spy(Torch):
-        def pushforward(self, f, x, v):
-            used.append("forward")
-            return super().pushforward(f, x, v)
-
-        def batched_pushforward(self, f, x, vs):
-            used.append("forward")
-            return super().batched_pushforward(f, x, vs)
-
-        def pullback(self, f, x):
-            used.append("reverse")
-            return super().pullback(f, x)
-
-        def batched_pullback(self, f, x):
-            used.append("reverse")
-            return super().batched_pullback(f, x)
-
-    for mode in ("forward", "reverse"):
-        used.clear()
-        assert_close(ad.gradient(f, X, backend=Spy(mode=mode)), grad_f(X), 1e-12)
-        assert_close(ad.jacobian(g, X, A, backend=Spy(mode=mode)), jac_g(X, A), 1e-12)
-        assert_close(ad.jvp(g, X, V, A, backend=Spy(mode=mode)), jac_g(X, A) @ V, 1e-12)
-        assert_close(ad.vjp(g, X, W, A, backend=Spy(mode=mode)), W @ jac_g(X, A), 1e-12)
-        assert set(used) == {mode}
-    with pytest.raises(ValueError, match="mode"):
-        Torch(mode="sideways")
+def test_options_are_validated() -> None:
+    """Torch's own options (modes are tested for every engine in tests/test_conformance.py)."""
     with pytest.raises(ValueError, match="nope"):
         Torch(device="nope")
     with pytest.raises(TypeError, match="compile"):
         Torch(compile=1.5)
     assert repr(Torch(mode="forward", device="cpu")) == "Torch(mode='forward', device='cpu')"
-    assert Torch(mode="reverse") == Torch(mode="reverse") and Torch() != Torch(mode="reverse")
 
 
 def test_compiled_calls_reuse_the_cache() -> None:

@@ -1,12 +1,14 @@
 """Sparse Jacobians and Hessians: the ``Sparse`` backend wrapper and the machinery under it.
 
-- ``backend``: ``Sparse``, its preparation (detection, coloring, compression) and the result formats;
-- ``tracer``: the generic index-set tracer that finds a global sparsity pattern by running `f`;
-- ``jaxpr``: the same on JAX's jaxpr, rule by rule;
-- ``deps``: the index sets both of them propagate;
-- ``coloring``: column, row and star colorings of a pattern.
+- ``backend``: ``Sparse`` and its own plan (detection, coloring, compression), the result formats;
+- ``tracer`` (``tracer_array``, ``tracer_namespace``): the generic detector, `f` run on index sets;
+- ``jaxpr`` (``jaxpr_interpreter``, ``jaxpr_numpy`` and the rules in ``jaxpr_elementwise``,
+  ``jaxpr_structural``, ``jaxpr_reductions``, ``jaxpr_contractions``, ``jaxpr_control``): the same on
+  JAX's jaxpr;
+- ``deps``: the index sets both detectors propagate;
+- ``coloring`` (``coloring_greedy``): column, row and star colorings of a pattern.
 
-Detection and coloring are imported when first needed.
+Detection and coloring are imported when first needed. See docs/architecture.md.
 """
 
 from .backend import Sparse as Sparse

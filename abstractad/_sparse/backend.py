@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .. import _arrays, _derive
-from .._backend import Backend, LRUCache, Wrapper, resolve
+from .. import _arrays, _complex, _derive, _tree
+from .._backend import Backend, LRUCache, cache_key, resolve
+from .._call import Arguments, Plan, Traced
+from .._convert import to_native
+from .._structure import HESS, JAC, Output, Point, split_result
+from .._wrapper import Wrapper
 
 COLORINGS = ("greedy", "natural", "largest_first", "smallest_last", "incidence_degree", "dsatur")
 DETECTORS = (None, "tracer", "jaxpr")
@@ -111,7 +115,7 @@ class Sparse(Wrapper):
         return self.backend.nest()
 
     def second_order(self, f: Callable, x: Any) -> tuple[Backend, Callable, Any, Callable[[Any], Any]]:
-        return self.backend.second_order(f, x)
+        return _derive.second_order(self.backend, f, x)
 
     def foreign(self, fn: Any) -> Callable[[Any], Any]:
         return self.backend.foreign(fn)
@@ -134,13 +138,12 @@ class Sparse(Wrapper):
         return self.backend.hessian_sparsity(f, x)
 
     # ------------------------------------------------------------------ the sparse operators
-    def operator_hook(self, operator: str, key: Hashable) -> tuple[Callable[..., Any], Callable[..., Any]] | None:
-        """The sparse derivation of `operator` and how its sparse result is assembled, or None."""
-        derive = _SPARSE.get(operator)
+    def prepare_operator(self, spec: Any, arguments: Arguments, static: tuple) -> Plan | None:
+        """A SparsePlan for jacobian, hessian and their value_ forms; None (the generic plan) for the others."""
+        derive = _SPARSE.get(spec.name)
         if derive is None:
             return None
-        state = _STATES.get_or_build((self, key), State)
-        return (lambda b, f, x, *rest: derive(state, b, f, x, *rest)), state.assemble
+        return SparsePlan(spec, derive, arguments, static)
 
     def __repr__(self) -> str:
         fields = [repr(self.backend)]
@@ -217,9 +220,10 @@ class State:
         self.hessian: Compression | None = None
         self._structures: dict[tuple, Any] = {}
 
-    def assemble(self, values: Any, info: _arrays.ArrayInfo, kind: str) -> Any:
-        """The stored values (already in x's library and device) as a sparse matrix of that library."""
-        comp = self.hessian if kind == "hessian" else self.jacobian
+    def assemble(self, values: Any, kind: str) -> Any:
+        """The stored values of a Jacobian or Hessian (`kind`, JAC or HESS), already in x's library and
+        on its device, as a sparse matrix of that library."""
+        comp = self.hessian if kind == HESS else self.jacobian
         assert comp is not None
         lib = _arrays.library_of(values)
         key = (kind, lib, str(getattr(values, "device", "")) if lib == "torch" else None)
@@ -417,7 +421,7 @@ def sparse_gradient_and_hessian(
         state.hessian = hessian_compression(b, pattern)
     comp = state.hessian
     with inner.nest():
-        outer, grad, xo, to_outer = inner.second_order(f, x)
+        outer, grad, xo, to_outer = _derive.second_order(inner, f, x)
         if comp.k == 0:
             g = grad(xo)
             return g, _values(b, b.namespace(g).zeros((0,), dtype=g.dtype), comp)
@@ -453,6 +457,74 @@ _SPARSE: dict[str, Callable[..., Any]] = {
 
 # (Sparse, function and shapes) -> State: shared by jacobian and value_and_jacobian, bounded.
 _STATES = LRUCache(256)
+
+
+class SparsePlan(Plan):
+    """The plan of a sparse operator: the generic plan's structures, conversions and compiled operator,
+    with the sparse derivation (bound to the State of the function and shapes) and its Jacobian or
+    Hessian returned as the stored entries, then assembled into a sparse matrix of x's library."""
+
+    numpy_direct = False  # a NumPy x gets a SciPy matrix: its calls convert, they are not direct
+
+    def __init__(self, spec: Any, derive: Callable[..., Any], arguments: Arguments, static: tuple) -> None:
+        point, b = arguments.point, arguments.b
+        if _complex.is_complex(point.info.dtype):
+            raise TypeError(f"{b!r}: sparse {spec.name} needs a real x")
+        # The function and shapes: one State (pattern, coloring) for jacobian and value_and_jacobian.
+        constants = (arguments.arg_spec, tuple(map(cache_key, arguments.arg_leaves)))
+        key = (arguments.f, point.key, point.info.shape, point.info.dtype, *constants)
+        self.state = state = _STATES.get_or_build((b, key), State)
+
+        def sparse(b: Backend, f: Callable, x: Any, *rest: Any) -> Any:
+            return derive(state, b, f, x, *rest)
+
+        super().__init__(spec.name, sparse, arguments, results=spec.results, static=static, keep=spec.keep)
+
+    def tree_form(self) -> bool:
+        return False  # the compressed products need x as one flat vector
+
+    def traced_operator(self, derive: Callable, arg_leaves: Sequence[Any], static: tuple, keep: int | None) -> Traced:
+        return SparseTraced(self, derive, arg_leaves, static, keep)
+
+    def result(self, leaves: Sequence[Any], kind: str) -> Any:
+        if kind not in (JAC, HESS):
+            return super().result(leaves, kind)
+        info = self.point.info
+        return self.state.assemble(_arrays.restore_python(leaves[0], dataclasses.replace(info, scalar=False)), kind)
+
+    def direct(self) -> Callable[..., Any] | None:
+        """The (compiled) operator with its sparse results assembled from the engine's arrays."""
+        if self.output.layout is not None or self.point.layout is not None:
+            return None
+        fn, kinds, assemble = self.fn, self.kinds, self.state.assemble
+
+        def assembled(*args: Any) -> tuple[Any, ...]:
+            return tuple(assemble(r[0], kind) if kind in (JAC, HESS) else r[0] for r, kind in zip(fn(*args), kinds))
+
+        return (lambda *args: assembled(*args)[0]) if len(kinds) == 1 else assembled
+
+
+class SparseTraced(Traced):
+    """The sparse operator that the engine runs: `f` at the flat x, the sparse derivation, and the
+    stored entries of its Jacobian or Hessian returned as one leaf (no complex pairs: x is real)."""
+
+    def derivation(self, output: Output, unpack: Callable[..., Any]) -> Callable[..., tuple[tuple[Any, ...], ...]]:
+        _, b, point, kinds, _ = self.plan_values
+        derive, f, static, keep, unravel = self.derive, self.f, self.static, self.keep, point.unravel
+
+        def derived(*flat: Any) -> tuple[tuple[Any, ...], ...]:
+            xn, seeds, full = unpack(flat)
+
+            def fx(z: Any) -> Any:
+                return output(f(unravel(z), *full))
+
+            out = derive(b, fx, xn, *seeds, *static)
+            out = out if keep is None else (out[keep],)
+            return tuple(
+                (r,) if kind in (JAC, HESS) else split_result(r, kind, point, output) for r, kind in zip(out, kinds)
+            )
+
+        return derived
 
 
 # ---------------------------------------------------------------------------- sparse formats
@@ -513,9 +585,6 @@ def _to_sparse(pattern: Any, structure: Any, values: Any) -> Any:
 def _traced(f: Callable, x: Any, args: tuple, backend: Any) -> tuple[Sparse, Callable, Any]:
     """`f` as the operators see it (one flat array in, one array out, constants bound), on `x` as the
     engine's array: what detection runs."""
-    from .. import _tree
-    from .._call import Output, Point, to_native
-
     point = Point(x)
     inner = (
         backend

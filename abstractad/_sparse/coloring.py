@@ -14,7 +14,8 @@ The colorings are greedy first-fit colorings in a chosen vertex order (:data:`OR
 ``*_index`` functions give, for each structural nonzero, its flat position in the compressed
 matrix, so decompression is one gather. Only numpy and scipy are used: the conflict graph is built
 with sparse products, once per pattern for all the orders asked of it in a row, and the sequential
-part of each coloring is a loop of a few Python operations per edge over views of its CSR arrays.
+part of each coloring (:mod:`.coloring_greedy`) is a loop of a few Python operations per edge over
+views of its CSR arrays.
 
 A *pattern* is anything :class:`scipy.sparse.csr_array` accepts: a scipy sparse matrix or array of
 any format, in which every stored entry counts as present (even a stored zero), or a dense array,
@@ -23,12 +24,12 @@ in which the nonzero entries count.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+
+from .coloring_greedy import Graph
 
 __all__ = [
     "ORDERS",
@@ -119,76 +120,11 @@ def _row_of_entries(p: sp.csr_array) -> np.ndarray:
 
 # ------------------------------------------------------------------ conflict graphs, built once per pattern
 
-
-class _Graph:
-    """A conflict graph (CSR adjacency without the diagonal) and the colorings found on it, one per order.
-
-    Built once per pattern and kind (see :func:`_conflict_graph`), so that the orders tried one after
-    the other (``Sparse``'s ``"greedy"`` tries three) share the sparse products that build it.
-    """
-
-    def __init__(self, p: sp.csr_array, indptr: np.ndarray, indices: np.ndarray) -> None:
-        # A copy of the pattern it was built from, to recognise that pattern when it comes again.
-        self.shape = p.shape
-        self.key = (p.indptr.copy(), p.indices.copy())
-        self.n = indptr.size - 1
-        self.indptr = indptr.astype(np.int64)
-        self.indices = indices
-        self.degree = np.diff(self.indptr)
-        self.colorings: dict[str, np.ndarray] = {}
-
-    def built_from(self, p: sp.csr_array) -> bool:
-        return (
-            p.shape == self.shape and np.array_equal(p.indptr, self.key[0]) and np.array_equal(p.indices, self.key[1])
-        )
-
-    def neighbours(self) -> memoryview:
-        """The neighbours of all vertices, one after the other: a view, whose slices and items are cheap in loops.
-
-        (Converting them to a list would cost more than the loops, making a Python int for each.)
-        """
-        return memoryview(self.indices)
-
-    def rows(self) -> np.ndarray:
-        """The source vertex of every edge, in storage order."""
-        return np.repeat(np.arange(self.n, dtype=self.indices.dtype), self.degree)
-
-    def coloring(self, order: str, star: bool) -> np.ndarray:
-        """The first-fit coloring in `order` (distance-1, or star with `star`), computed on first request."""
-        colors = self.colorings.get(order)
-        if colors is None:
-            if order == "dsatur":
-                colors = _greedy_star(self, None) if star else _dsatur_distance1(self)
-            else:
-                vertices = self.order(order)
-                if order != "natural" and np.array_equal(vertices, np.arange(self.n)):
-                    colors = self.coloring("natural", star)  # the same order gives the same coloring
-                else:
-                    colors = _greedy_star(self, vertices) if star else _greedy_distance1(self, vertices)
-            colors.flags.writeable = False
-            self.colorings[order] = colors
-        return colors
-
-    def order(self, order: str) -> np.ndarray:
-        """The vertices in the order they are colored, for the static orders (all but "dsatur")."""
-        if order == "natural":
-            return np.arange(self.n)
-        if order == "largest_first":
-            return np.argsort(-self.degree, kind="stable")
-        # These two pop from sets, whose order depends on the order of insertion: go through sorted neighbours.
-        s = sp.csr_array((np.ones(self.indices.size, dtype=bool), self.indices, self.indptr), shape=(self.n, self.n))
-        s.sort_indices()
-        indptr, indices = s.indptr.tolist(), s.indices.tolist()
-        if order == "smallest_last":
-            return np.asarray(_smallest_last(indptr, indices, self.degree.tolist()), dtype=np.int64)
-        return np.asarray(_incidence_degree(indptr, indices, int(self.degree.max(initial=0))), dtype=np.int64)
-
-
 # The graph of the last pattern colored, per kind (NumPy arrays only): a pattern is colored in several orders in a row.
-_GRAPHS: dict[str, _Graph] = {}
+_GRAPHS: dict[str, Graph] = {}
 
 
-def _conflict_graph(kind: str, p: sp.csr_array) -> _Graph:
+def _conflict_graph(kind: str, p: sp.csr_array) -> Graph:
     """The conflict graph of the canonical pattern `p`: "columns" (``p.T @ p``), "rows" (``p @ p.T``) or "star"."""
     graph = _GRAPHS.get(kind)
     if graph is None or not graph.built_from(p):
@@ -202,7 +138,7 @@ def _conflict_graph(kind: str, p: sp.csr_array) -> _Graph:
             # Symmetric, so the compressed structure of the product is its adjacency whatever its format.
             product = p.T @ p if kind == "columns" else p @ p.T
             indptr, indices = product.indptr, product.indices
-        graph = _GRAPHS[kind] = _Graph(p, *_without_diagonal(indptr, indices))
+        graph = _GRAPHS[kind] = Graph(p, *_without_diagonal(indptr, indices))
     return graph
 
 
@@ -216,245 +152,12 @@ def _without_diagonal(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarr
     return new_indptr, indices[keep]
 
 
-# ------------------------------------------------------------------ vertex orders
+# ------------------------------------------------------------------ colorings
 
 
 def _check_order(order: str) -> None:
     if not isinstance(order, str) or order not in ORDERS:
         raise ValueError(f"unknown order {order!r}; choose one of {', '.join(ORDERS)}")
-
-
-def _smallest_last(indptr: list[int], indices: list[int], degree: list[int]) -> list[int]:
-    """Degeneracy order: repeatedly remove a vertex of minimum current degree; color in reverse removal order."""
-    n = len(degree)
-    buckets: list[set[int]] = [set() for _ in range(max(degree, default=0) + 1)]
-    for v, d in enumerate(degree):
-        buckets[d].add(v)
-    removed = [False] * n
-    removal: list[int] = []
-    low = 0
-    for _ in range(n):
-        while not buckets[low]:
-            low += 1
-        v = buckets[low].pop()
-        removed[v] = True
-        removal.append(v)
-        for w in indices[indptr[v] : indptr[v + 1]]:
-            if not removed[w]:
-                d = degree[w]
-                buckets[d].remove(w)
-                buckets[d - 1].add(w)
-                degree[w] = d - 1
-        if low:
-            low -= 1  # the minimum degree drops by at most one per removal
-    removal.reverse()
-    return removal
-
-
-def _incidence_degree(indptr: list[int], indices: list[int], max_degree: int) -> list[int]:
-    """Repeatedly take the unordered vertex with the most already-ordered neighbours."""
-    n = len(indptr) - 1
-    incidence = [0] * n
-    buckets: list[set[int]] = [set() for _ in range(max_degree + 1)]
-    buckets[0].update(range(n))
-    done = [False] * n
-    result: list[int] = []
-    high = 0
-    for _ in range(n):
-        while not buckets[high]:
-            high -= 1
-        v = buckets[high].pop()
-        done[v] = True
-        result.append(v)
-        for w in indices[indptr[v] : indptr[v + 1]]:
-            if not done[w]:
-                d = incidence[w]
-                buckets[d].remove(w)
-                buckets[d + 1].add(w)
-                incidence[w] = d + 1
-                if d + 1 > high:
-                    high = d + 1
-    return result
-
-
-# ------------------------------------------------------------------ greedy colorings
-#
-# The loops below are the sequential part of the colorings, kept to a few Python operations per edge:
-# the colors seen around a vertex are bit masks (bit c set: color c seen), so a vertex's first free
-# color is the lowest zero bit of its mask, ``(~mask & (mask + 1)).bit_length() - 1``.
-#
-# DSATUR takes next the uncolored vertex with the most distinct neighbour colors (its saturation),
-# ties by larger degree, then by smaller index. Its queue is a bucket per saturation, each a heap of
-# ``rank = (max degree - degree) * n + vertex`` (smallest first: the tie-breaks): coloring a vertex
-# raises the saturation of some neighbours by one, and each raise pushes the neighbour into the next
-# bucket, leaving an outdated entry behind (skipped when popped, as its saturation no longer matches).
-# Vertices of saturation 0 are never pushed: they are taken from one list sorted by rank.
-
-
-def _dsatur_queue(graph: _Graph) -> tuple[list[int], list[list[int]], list[int], Callable[[int], tuple[int, int]]]:
-    """DSATUR's vertex queue: ``(rank of each vertex, one heap of ranks per saturation, the saturation of
-    each vertex (-1 once colored), pop)``. The caller raises ``saturation[w]``, pushes ``rank[w]`` on
-    that saturation's heap and keeps ``high`` (no heap above holds a vertex) in its own loop;
-    ``pop(high)`` returns ``(v, high)``: the uncolored vertex of highest saturation (ties: larger
-    degree, then smaller index), now marked colored."""
-    n = graph.n
-    top = int(graph.degree.max(initial=0))
-    ranks = (top - graph.degree) * n + np.arange(n)
-    rank, by_rank = ranks.tolist(), np.argsort(ranks).tolist()
-    buckets: list[list[int]] = [[] for _ in range(top + 1)]
-    saturation = [0] * n
-    next_unsaturated = 0
-
-    def pop(high: int) -> tuple[int, int]:
-        nonlocal next_unsaturated
-        while high:
-            bucket = buckets[high]
-            if bucket:
-                v = heappop(bucket) % n
-                if saturation[v] == high:  # else a stale entry: v was raised further, or colored
-                    break
-            else:
-                high -= 1
-        else:  # every uncolored vertex has saturation 0
-            v = by_rank[next_unsaturated]
-            next_unsaturated += 1
-            while saturation[v]:
-                v = by_rank[next_unsaturated]
-                next_unsaturated += 1
-        saturation[v] = -1
-        return v, high
-
-    return rank, buckets, saturation, pop
-
-
-def _greedy_distance1(graph: _Graph, order: np.ndarray) -> np.ndarray:
-    """First-fit distance-1 coloring in the given vertex order: each vertex takes the lowest color of no neighbour.
-
-    Only the neighbours earlier in the order are colored when a vertex is, so only they are listed.
-    """
-    n = graph.n
-    rows = graph.rows()
-    if np.array_equal(order, np.arange(n)):
-        earlier = graph.indices < rows
-    else:
-        position = np.empty(n, dtype=np.int64)
-        position[order] = np.arange(n)
-        earlier = position[graph.indices] < position[rows]
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows[earlier], minlength=n), out=indptr[1:])
-    starts, neighbours = indptr.tolist(), memoryview(graph.indices[earlier])
-    colors = [0] * n
-    bits = [0] * n  # 1 << color, for the colored vertices
-    for v in order.tolist():
-        seen = 0
-        for w in neighbours[starts[v] : starts[v + 1]]:
-            seen |= bits[w]
-        c = (~seen & (seen + 1)).bit_length() - 1
-        colors[v] = c
-        bits[v] = 1 << c
-    return np.asarray(colors, dtype=np.int64)
-
-
-def _dsatur_distance1(graph: _Graph) -> np.ndarray:
-    """First-fit distance-1 coloring in DSATUR order: the saturation of a vertex is the popcount of its mask."""
-    n = graph.n
-    starts, neighbours = graph.indptr.tolist(), graph.neighbours()
-    rank, buckets, saturation, pop = _dsatur_queue(graph)
-    colors = [0] * n
-    seen = [0] * n  # the colors of the colored neighbours; -1 (all bits) once colored, so never updated again
-    high = 0  # no bucket above holds a vertex
-    for _ in range(n):
-        v, high = pop(high)
-        mask = seen[v]
-        c = (~mask & (mask + 1)).bit_length() - 1
-        colors[v] = c
-        seen[v] = -1
-        bit = 1 << c
-        for w in neighbours[starts[v] : starts[v + 1]]:
-            mask = seen[w]
-            if not mask & bit:
-                seen[w] = mask | bit
-                s = saturation[w] + 1
-                saturation[w] = s
-                heappush(buckets[s], rank[w])
-                if s > high:
-                    high = s
-    return np.asarray(colors, dtype=np.int64)
-
-
-def _greedy_star(graph: _Graph, order: np.ndarray | None) -> np.ndarray:
-    """First-fit star coloring: each vertex takes the smallest color that creates no two-colored path on 4 vertices.
-
-    In the given vertex order, or in DSATUR order (saturation: distinct colors of the distance-1
-    neighbours) when `order` is None. When `v` is colored, with ``w`` a colored neighbour and ``x`` a
-    colored neighbour of ``w`` (``x != v`` as ``v`` is not colored yet), color ``color(x)`` would make
-    a two-colored path
-
-    * ``u-v-w-x`` if ``v`` has another colored neighbour ``u != w`` of color ``color(w)``;
-    * ``v-w-x-y`` if ``x`` has another colored neighbour ``y != w`` of color ``color(w)``;
-
-    and these are the only new paths, so the partial coloring stays a star coloring. Per vertex, as
-    masks over its colored neighbours: ``once`` and ``twice`` hold the colors seen at least once and
-    at least twice; and, for a colored ``w``, ``danger[w]`` holds the colors of the colored neighbours
-    ``x`` of ``w`` that have ``color(w)`` twice around them (the second case). So ``v`` avoids, for
-    each colored neighbour ``w``, ``color(w)`` and either ``once[w]`` (first case, when ``twice[v]``
-    has ``color(w)``) or ``danger[w]``. Keeping ``danger`` up to date is the work of each coloring:
-    ``v`` enters ``danger[w]`` of a colored neighbour ``w`` whose color it has twice; ``danger[v]``
-    starts from the colored neighbours that have ``color(v)`` twice; and when a colored ``w`` gets
-    its second neighbour of color ``c``, ``w`` enters ``danger`` of its neighbours of color ``c``.
-    """
-    n = graph.n
-    starts, neighbours = graph.indptr.tolist(), graph.neighbours()
-    dsatur = order is None
-    if dsatur:
-        rank, buckets, saturation, pop = _dsatur_queue(graph)
-        high = 0
-        vertices: Iterable[int] = range(n)
-    else:
-        vertices = order.tolist()
-    colors = [0] * n
-    bits = [0] * n  # 1 << color, for the colored vertices
-    once = [0] * n
-    twice = [0] * n
-    danger = [0] * n
-    for v in vertices:
-        if dsatur:
-            v, high = pop(high)
-        around = neighbours[starts[v] : starts[v + 1]]
-        forbidden = 0
-        pairs = twice[v]
-        for w in around:
-            bw = bits[w]
-            if bw:
-                forbidden |= bw | (once[w] if pairs & bw else danger[w])
-        c = (~forbidden & (forbidden + 1)).bit_length() - 1
-        colors[v] = c
-        bit = bits[v] = 1 << c
-        mine = 0
-        for w in around:
-            bw = bits[w]
-            mask = once[w]
-            if not mask & bit:
-                once[w] = mask | bit
-                if dsatur and not bw:
-                    s = saturation[w] + 1
-                    saturation[w] = s
-                    heappush(buckets[s], rank[w])
-                    if s > high:
-                        high = s
-            elif not twice[w] & bit:
-                twice[w] |= bit
-                if bw:  # w has color c twice around it now: its neighbours of color c see w's color in danger
-                    for y in neighbours[starts[w] : starts[w + 1]]:
-                        if bits[y] == bit:
-                            danger[y] |= bw
-            if bw:
-                if twice[w] & bit:
-                    mine |= bw
-                if pairs & bw:
-                    danger[w] |= bit
-        danger[v] = mine
-    return np.asarray(colors, dtype=np.int64)
 
 
 def _color(kind: str, pattern: Any, order: str) -> np.ndarray:

@@ -4,11 +4,11 @@ An array's dependencies are a boolean CSR matrix with a row per element (in C or
 per input element: row e holds the inputs element e may depend on. Every operation on arrays maps
 to a few matrix operations on these rows (a gather for data movement, a sum of rows for a
 reduction, an elementwise union), so a pass over a program costs a few sparse products, whatever
-the program. Second order (the Hessian's pattern) is collected in a :class:`Pairs` accumulator:
+the program. Second order (the Hessian's pattern) is collected in a :class:`HessianPairs` accumulator:
 each nonlinear operation adds the products of the dependencies it multiplies.
 
-Both detectors, the array tracer (:mod:`abstractad._tracer`) and the jaxpr interpreter
-(:mod:`abstractad._jaxpr`), are front ends to this module. The pattern is global: it holds for
+Both detectors, the array tracer (:mod:`abstractad._sparse.tracer`) and the jaxpr interpreter
+(:mod:`abstractad._sparse.jaxpr`), are front ends to this module. The pattern is global: it holds for
 every input, because no value is ever looked at.
 """
 
@@ -149,7 +149,7 @@ def contract(
     contracting: tuple[Sequence[int], Sequence[int]],
     batch: tuple[Sequence[int], Sequence[int]],
     n: int,
-    pairs: Pairs | None = None,
+    pairs: HessianPairs | None = None,
 ) -> Deps | None:
     """A generalized matrix product (``lax.dot_general``'s dimension numbers): the result, laid out
     as (batch, lhs free, rhs free), depends on the lhs row and the rhs column it contracts."""
@@ -182,7 +182,7 @@ def contract(
     return union([left, right], out_shape, n)
 
 
-class Pairs:
+class HessianPairs:
     """The Hessian's pattern, collected: every pair of inputs that some nonlinear operation couples."""
 
     def __init__(self, n: int) -> None:

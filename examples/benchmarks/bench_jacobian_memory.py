@@ -1,6 +1,6 @@
 """A 1e4 x 1e4 Jacobian: time and peak memory, abstractad (chunked) against the engine's native call.
 
-Run: ``python benchmarks/bench_jacobian_memory.py [--n 10000] [--engines jax,torch]``. Each case
+Run: ``python examples/benchmarks/bench_jacobian_memory.py [--n 10000] [--engines jax,torch]``. Each case
 runs in its own process, so the peak resident memory (``ru_maxrss``) is the case's own. The
 function is the neighbour chain ``sin(x) * roll(x, 1) + x**2`` in float32 (the result alone is
 n² x 4 bytes: 400 MB at n = 1e4). abstractad seeds the Jacobian in chunks of at most
@@ -19,7 +19,7 @@ CASE = r"""
 import json, resource, sys, time
 import numpy as np
 import abstractad as ad
-from abstractad._bench import chain
+from abstractad._bench_problems import chain
 engine, who, n, chunk = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 chunk = None if chunk == "none" else int(chunk)
 x = np.random.default_rng(0).standard_normal(n).astype(np.float32)

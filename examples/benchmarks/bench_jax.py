@@ -1,6 +1,6 @@
 """abstractad's JAX engine against plain JAX: eager, compiled, and inside the user's jax.jit.
 
-Run: ``python benchmarks/bench_jax.py [--repeat 200] [--profile]``. Inputs are JAX float32 arrays
+Run: ``python examples/benchmarks/bench_jax.py [--repeat 200] [--profile]``. Inputs are JAX float32 arrays
 already on the device; every timing is the median of `repeat` calls, each waited for with
 ``block_until_ready``. The ratio column is ours / native (target <= 1.10).
 """
@@ -38,22 +38,10 @@ def sum_sin_sq(x):
     return jnp.sum(jnp.sin(x) * x**2)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=200)
-    parser.add_argument("--profile", action="store_true", help="profile the eager gradient call")
-    opts = parser.parse_args()
-    rng = np.random.default_rng(0)
-
-    x_grad = jnp.asarray(rng.standard_normal(100_000), dtype=jnp.float32)
-    a = jnp.asarray(rng.standard_normal((200, 200)) / 14, dtype=jnp.float32)
-
-    def square(x):
-        return jnp.tanh(a @ x) + x**2
-
-    x_jac = jnp.asarray(rng.standard_normal(200), dtype=jnp.float32)
-    x_hess = jnp.asarray(rng.standard_normal(100), dtype=jnp.float32)
-
+def _cases(
+    square: Callable, x_grad: jax.Array, x_jac: jax.Array, x_hess: jax.Array
+) -> list[tuple[str, Callable, Callable]]:
+    """(name, ours, native): eager, compiled, and inside the user's jax.jit."""
     eager, compiled = Jax(), Jax(compile=True)
     cases = [
         # name, ours, native
@@ -87,6 +75,25 @@ def main() -> None:
         ("jacobian 200x200 inside user jit", lambda: in_jac(x_jac), lambda: native_jac(x_jac)),
         ("hessian n=100   inside user jit", lambda: in_hess(x_hess), lambda: native_hess(x_hess)),
     ]
+    return cases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--profile", action="store_true", help="profile the eager gradient call")
+    opts = parser.parse_args()
+    rng = np.random.default_rng(0)
+
+    x_grad = jnp.asarray(rng.standard_normal(100_000), dtype=jnp.float32)
+    a = jnp.asarray(rng.standard_normal((200, 200)) / 14, dtype=jnp.float32)
+
+    def square(x):
+        return jnp.tanh(a @ x) + x**2
+
+    x_jac = jnp.asarray(rng.standard_normal(200), dtype=jnp.float32)
+    x_hess = jnp.asarray(rng.standard_normal(100), dtype=jnp.float32)
+    cases = _cases(square, x_grad, x_jac, x_hess)
 
     print(f"jax {jax.__version__}, device {jax.devices()[0]}, median of {opts.repeat} calls")
     print(f"{'case':40s} {'ours':>10s} {'native':>10s} {'ratio':>7s}")

@@ -1,7 +1,7 @@
 """Sparse Jacobians and Hessians: colors against the optimum, time against the dense operator and
 against sparsejac, for the tridiagonal, 2-D Laplacian and Brusselator problems at n = 1e3 .. 1e5.
 
-Run: ``python benchmarks/bench_sparse.py [--sizes 1000,10000,100000] [--engines jax,torch]
+Run: ``python examples/benchmarks/bench_sparse.py [--sizes 1000,10000,100000] [--engines jax,torch]
 [--max-dense 10000] [--json out.json]``. Times are the median of ``--rounds`` calls after a
 warm-up, of prepared operators (``ad.prepare``) on the engine's own float32 arrays, compiled
 (``Jax(compile=True)``); the dense reference is the engine's native ``jacfwd`` (compiled with

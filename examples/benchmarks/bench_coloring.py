@@ -1,6 +1,6 @@
 """Coloring times and color counts of the sparse benchmark problems, per vertex order, at n = 1e4 and 1e5.
 
-Run: ``python benchmarks/bench_coloring.py [--sizes 10000,100000] [--rounds 5] [--markdown]``. The
+Run: ``python examples/benchmarks/bench_coloring.py [--sizes 10000,100000] [--rounds 5] [--markdown]``. The
 patterns are detected once (index-set tracer, NumPy). Each time is the best of ``--rounds`` cold
 runs (the conflict graph the orders share is dropped before each): one order alone; ``greedy``, the
 three orders ``Sparse(coloring="greedy")`` tries (natural, largest_first, dsatur) one after the other;
@@ -24,7 +24,7 @@ from abstractad._sparse import backend as _sparse
 from abstractad._sparse import coloring as _coloring
 from abstractad.testing import brusselator, energy2d, laplace2d, rosenbrock_chain, tridiagonal
 
-# name -> (function, shape of x for about n unknowns, kind): the problems of benchmarks/bench_sparse.py
+# name -> (function, shape of x for about n unknowns, kind): the problems of examples/benchmarks/bench_sparse.py
 PROBLEMS: dict[str, tuple[Callable, Callable[[int], tuple[int, ...]], str]] = {
     "tridiagonal": (tridiagonal, lambda n: (n,), "jacobian"),
     "laplace2d": (laplace2d, lambda n: (_side(n, 5) ** 2,), "jacobian"),
