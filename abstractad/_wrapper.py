@@ -38,6 +38,25 @@ class Wrapper(Backend):
             return self.wrapped.batched_pullback(f, x)
         return super().batched_pullback(f, x)
 
+    # The wrapped engine's own faster paths and contexts.
+    def value_and_gradient(self, f: Callable, x: Array, check: Callable[[Array], None]) -> tuple[Array, Array] | None:
+        return self.wrapped.value_and_gradient(f, x, check)
+
+    def linearize(self, f: Callable, x: Array) -> tuple[Array, Callable[[Array], Array]] | None:
+        return self.wrapped.linearize(f, x)
+
+    def output_shape(self, f: Callable, x: Array) -> tuple[int, ...] | None:
+        return self.wrapped.output_shape(f, x)
+
+    def scope(self, dtype: str) -> Any:
+        return self.wrapped.scope(dtype)
+
+    def nest(self) -> Any:
+        return self.wrapped.nest()
+
+    def second_order(self, f: Callable, x: Array) -> tuple[Any, Callable, Array, Callable[[Array], Array]] | None:
+        return _derive.second_order(self.wrapped, f, x)
+
     def namespace(self, x: Array) -> Any:
         return self.wrapped.namespace(x)
 

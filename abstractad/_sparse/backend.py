@@ -99,24 +99,6 @@ class Sparse(Wrapper):
     def wrapped(self) -> Backend:
         return self.backend
 
-    def value_and_gradient(self, f: Callable, x: Any, check: Callable[[Any], None]) -> tuple[Any, Any] | None:
-        return self.backend.value_and_gradient(f, x, check)
-
-    def linearize(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
-        return self.backend.linearize(f, x)
-
-    def output_shape(self, f: Callable, x: Any) -> tuple[int, ...] | None:
-        return self.backend.output_shape(f, x)
-
-    def scope(self, dtype: str) -> Any:
-        return self.backend.scope(dtype)
-
-    def nest(self) -> Any:
-        return self.backend.nest()
-
-    def second_order(self, f: Callable, x: Any) -> tuple[Backend, Callable, Any, Callable[[Any], Any]]:
-        return _derive.second_order(self.backend, f, x)
-
     def foreign(self, fn: Any) -> Callable[[Any], Any]:
         return self.backend.foreign(fn)
 
