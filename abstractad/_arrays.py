@@ -110,6 +110,12 @@ def library_dtype(library: str | None, name: str) -> Any:
     return getattr(found, name, None) if found is not None else None
 
 
+def register_type(kind: type, library: str) -> None:
+    """Let a module say which library its array type belongs to, where the type's module does not
+    (abstractad's own sparsity tracer: ``"abstractad-tracer"``)."""
+    _LIBRARY_OF_TYPE[kind] = library
+
+
 def register_converters(library: str, converters: Converters) -> None:
     """Let a library's module say how its arrays convert (called by that module at import)."""
     _CONVERTERS[library] = converters

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from . import _arrays
+from . import _arrays, _errors
 from ._backend import installed_backends
 from ._bench_engines import ENGINE_FACTORIES, ENGINES, Engine, f_native
 from ._bench_paths import PATHS, paths_benchmark
@@ -169,9 +169,12 @@ def _engine_names(engines: Sequence[str] | None) -> list[str]:
     """The engines to time: those given, each installed, or every installed one."""
     available = [e for e in ENGINES if e in installed_backends()]
     names = list(engines) if engines is not None else available
+    unknown = [e for e in names if e not in ENGINES]
+    if unknown:
+        raise ValueError(f"benchmark: unknown engines {unknown}; choose from {list(ENGINES)}")
     missing = [e for e in names if e not in available]
-    if missing:
-        raise ValueError(f"benchmark: engines {missing} are not installed (installed: {available})")
+    if missing:  # an ImportError naming the pip extra, as for any backend= of a missing engine
+        raise _errors.missing_engine(missing[0], missing[0])
     return names
 
 

@@ -56,6 +56,8 @@ class Jax(Backend):
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
+        if not isinstance(self.compile, bool):
+            raise TypeError(f"Jax(compile=...) takes True or False, not {self.compile!r}")
 
     # ------------------------------------------------------------------ primitives
     def pushforward(self, f: Callable, x: Any, v: Any) -> tuple[Any, Any]:

@@ -71,6 +71,11 @@ def test_paths_unknown() -> None:
         ad.benchmark(paths=["numpi"])
 
 
+def test_engines_unknown() -> None:
+    with pytest.raises(ValueError, match="unknown engines"):
+        ad.benchmark(engines=["jacks"])
+
+
 def test_bench_paths_command_line(tmp_path) -> None:
     if "autograd" not in ENGINES:
         pytest.skip("autograd is not installed")

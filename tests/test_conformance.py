@@ -1,5 +1,6 @@
 """What every engine does the same way, tested once over all installed engines (tests/_support.py):
-`mode=` forces the primitives used and is validated, and a Python float in gives a Python float out."""
+`mode=` forces the primitives used and is validated, `compile=` is validated, and a Python float in gives a
+Python float out."""
 
 from __future__ import annotations
 
@@ -92,3 +93,18 @@ def test_python_float_in_python_float_out(backend_id: str) -> None:
     d2 = ad.second_derivative(exp_times, 0.3, backend=backend)
     assert isinstance(d2, float)
     assert_close(d2, 2.3 * np.exp(0.3), 1e-12)
+
+
+@pytest.mark.parametrize("engine", engines())
+def test_compile_option_is_validated(engine: str) -> None:
+    """Every engine with ``compile=`` refuses what is not a flag (torch also takes a backend name) with a
+    TypeError, before any engine work; engines without it refuse the keyword as any dataclass does."""
+    cls = engine_class(engine)
+    if "compile" not in {field.name for field in dataclasses.fields(cls)}:
+        with pytest.raises(TypeError):
+            cls(compile=True)
+        return
+    for bad in (1.5, 1, None, [True]):
+        with pytest.raises(TypeError, match="compile"):
+            cls(compile=bad)
+    assert cls(compile=True).compile is True and cls(compile=False).compile is False

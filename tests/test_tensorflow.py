@@ -472,12 +472,6 @@ def test_variable_constant_is_not_differentiated() -> None:
     assert_close(ad.gradient(lambda x, a: tf.reduce_sum(a * x), X, a[0], backend="tensorflow"), A[0], 1e-12)
 
 
-def test_compile_is_validated() -> None:
-    """TensorFlow's own option (modes are tested for every engine in tests/test_conformance.py)."""
-    with pytest.raises(TypeError, match="compile"):
-        TensorFlow(compile="yes")
-
-
 # ----------------------------------------------------------------------------- array_namespace
 
 M = np.arange(12.0).reshape(3, 4) / 10 - 0.5

@@ -568,4 +568,4 @@ NAMESPACE = Namespace()
 Tracer.namespace = NAMESPACE
 
 _arrays.register_namespace("abstractad-tracer", lambda *arrays: NAMESPACE)
-_arrays._LIBRARY_OF_TYPE[Tracer] = "abstractad-tracer"
+_arrays.register_type(Tracer, "abstractad-tracer")
