@@ -13,7 +13,7 @@ import dataclasses
 import importlib
 import numbers
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,8 @@ class Converters:
     # results come back on the device of the user's array, also from this library's own arrays
     restore_device: bool = False
     scope: Callable[[str], contextlib.AbstractContextManager] | None = None  # (dtype name) -> a context for results
+    # what a cached plan depends on in an array (None: its type, shape and dtype)
+    plan_key: Callable[[Any], Hashable] | None = None
 
 
 _NO_CONVERTERS = Converters()
@@ -354,6 +356,20 @@ def from_numpy(a: np.ndarray, info: ArrayInfo) -> Any:
     if own is None:
         raise TypeError(f"cannot convert results to {info.library}")
     return own(a, info.device)
+
+
+def plan_key(a: Any, library: str) -> Hashable:
+    """What a cached plan depends on in an array of `library`: its type, shape and dtype, and whatever
+    else its library registers (torch: the device, ``requires_grad``, inference mode)."""
+    own = _converters(library).plan_key
+    return (type(a), a.shape, a.dtype) if own is None else own(a)
+
+
+def home_device(a: Any) -> Any:
+    """The device results come back to for the user's array `a`: its own, for a library whose results
+    return to the user's device (torch); else None (the library places them itself)."""
+    own = _converters(library_of(a))
+    return own.device(a) if own.restore_device and own.device is not None else None
 
 
 def restore(a: Any, info: ArrayInfo) -> Any:

@@ -330,7 +330,7 @@ class Plan:
                 continue
             if _arrays.library_of(a) != lib or lib == "numpy" or not hasattr(a, "shape"):
                 return None
-            device = getattr(a, "device", None) if lib == "torch" else None
+            device = _arrays.home_device(a)
             if device is not None and (device != b.asarray(a).device or not plain_tensor(a)):
                 return None
             out.append((type(a), a.shape, a.dtype, device))

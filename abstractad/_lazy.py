@@ -212,7 +212,7 @@ class _Lazy(_LinearOperator):
         """Apply `product` (native seed of `in_shape` -> native result of `out_shape`) to a flat seed
         (or a stack of them, as columns) and return it flat, in the library of the seed."""
         lib = _arrays.library_of(seed) or "numpy"
-        info = _arrays.ArrayInfo(lib, self._info.dtype, (), getattr(seed, "device", None) if lib == "torch" else None)
+        info = _arrays.ArrayInfo(lib, self._info.dtype, (), _arrays.home_device(seed))
         size = int(np.prod(in_shape, dtype=np.int64))
         shape = _arrays.shape_of(seed)
         if shape not in ((size,), (size, 1)):
@@ -248,8 +248,7 @@ class _Lazy(_LinearOperator):
         lib = _arrays.library_of(seed) or "numpy"
         if lib == (_arrays.library_of(out) or "numpy"):
             return out
-        device = getattr(seed, "device", None) if lib == "torch" else None
-        return _arrays.restore(out, _arrays.ArrayInfo(lib, self._info.dtype, (), device))
+        return _arrays.restore(out, _arrays.ArrayInfo(lib, self._info.dtype, (), _arrays.home_device(seed)))
 
     def _apply_columns(self, name: str, mat: Any, rows: int, out_rows: int) -> Any:
         """``name`` applied to each column of `mat` as one batched product (columns of the result)."""

@@ -111,11 +111,7 @@ def _key_of(a: Any) -> Hashable:
     kind = type(a)
     lib = _arrays.library_of(a)
     if lib is not None:
-        if lib == "torch":  # results come back on x's device; autograd and inference tensors are converted
-            return (kind, a.shape, a.dtype, a.device, a.requires_grad, a.is_inference())
-        if lib == "tensorflow":
-            return (kind, tuple(a.shape), a.dtype)
-        return (kind, a.shape, a.dtype)
+        return _arrays.plan_key(a, lib)
     if isinstance(a, (float, int, complex, str, bool)) or a is None:
         return (kind, a)
     if isinstance(a, (tuple, list, dict)):

@@ -560,5 +560,6 @@ _arrays.register_converters(
         # non-contiguous ones: _to_tensor checks both and copies through NumPy where needed.
         from_dlpack=_to_tensor,
         from_numpy=lambda a, device: tf.convert_to_tensor(a),
+        plan_key=lambda a: (type(a), tuple(a.shape), a.dtype),
     ),
 )

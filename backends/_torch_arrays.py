@@ -84,5 +84,7 @@ _arrays.register_converters(
         from_numpy=_numpy_to_tensor,
         to_device=lambda a, device: a.to(device),
         restore_device=True,
+        # results come back on x's device; tensors that require grad and inference tensors are converted
+        plan_key=lambda a: (type(a), a.shape, a.dtype, a.device, a.requires_grad, a.is_inference()),
     ),
 )
