@@ -347,4 +347,3 @@ def _fallback_message(e: BaseException) -> str:
         "arrays with array operations; or pass values that select code paths as constants (*args) that "
         "are not arrays. Use Jax() to run eagerly without this warning."
     )
-

@@ -45,27 +45,53 @@ def _cases(
     eager, compiled = Jax(), Jax(compile=True)
     cases = [
         # name, ours, native
-        ("gradient n=1e5  eager, backend='jax'", lambda: ad.gradient(sum_sin_sq, x_grad, backend="jax"),
-         lambda: jax.grad(sum_sin_sq)(x_grad)),
-        ("gradient n=1e5  eager, Jax()", lambda: ad.gradient(sum_sin_sq, x_grad, backend=eager),
-         lambda: jax.grad(sum_sin_sq)(x_grad)),
-        ("jacobian 200x200 eager vs jacfwd", lambda: ad.jacobian(square, x_jac, backend=eager),
-         lambda: jax.jacfwd(square)(x_jac)),
-        ("jacobian 200x200 eager vs jacrev", lambda: ad.jacobian(square, x_jac, backend=eager),
-         lambda: jax.jacrev(square)(x_jac)),
-        ("hessian n=100   eager", lambda: ad.hessian(sum_sin_sq, x_hess, backend=eager),
-         lambda: jax.hessian(sum_sin_sq)(x_hess)),
+        (
+            "gradient n=1e5  eager, backend='jax'",
+            lambda: ad.gradient(sum_sin_sq, x_grad, backend="jax"),
+            lambda: jax.grad(sum_sin_sq)(x_grad),
+        ),
+        (
+            "gradient n=1e5  eager, Jax()",
+            lambda: ad.gradient(sum_sin_sq, x_grad, backend=eager),
+            lambda: jax.grad(sum_sin_sq)(x_grad),
+        ),
+        (
+            "jacobian 200x200 eager vs jacfwd",
+            lambda: ad.jacobian(square, x_jac, backend=eager),
+            lambda: jax.jacfwd(square)(x_jac),
+        ),
+        (
+            "jacobian 200x200 eager vs jacrev",
+            lambda: ad.jacobian(square, x_jac, backend=eager),
+            lambda: jax.jacrev(square)(x_jac),
+        ),
+        (
+            "hessian n=100   eager",
+            lambda: ad.hessian(sum_sin_sq, x_hess, backend=eager),
+            lambda: jax.hessian(sum_sin_sq)(x_hess),
+        ),
     ]
-    native_grad, native_jac, native_hess = jax.jit(jax.grad(sum_sin_sq)), jax.jit(jax.jacfwd(square)), jax.jit(
-        jax.hessian(sum_sin_sq)
+    native_grad, native_jac, native_hess = (
+        jax.jit(jax.grad(sum_sin_sq)),
+        jax.jit(jax.jacfwd(square)),
+        jax.jit(jax.hessian(sum_sin_sq)),
     )
     cases += [
-        ("gradient n=1e5  compile=True", lambda: ad.gradient(sum_sin_sq, x_grad, backend=compiled),
-         lambda: native_grad(x_grad)),
-        ("jacobian 200x200 compile=True", lambda: ad.jacobian(square, x_jac, backend=compiled),
-         lambda: native_jac(x_jac)),
-        ("hessian n=100   compile=True", lambda: ad.hessian(sum_sin_sq, x_hess, backend=compiled),
-         lambda: native_hess(x_hess)),
+        (
+            "gradient n=1e5  compile=True",
+            lambda: ad.gradient(sum_sin_sq, x_grad, backend=compiled),
+            lambda: native_grad(x_grad),
+        ),
+        (
+            "jacobian 200x200 compile=True",
+            lambda: ad.jacobian(square, x_jac, backend=compiled),
+            lambda: native_jac(x_jac),
+        ),
+        (
+            "hessian n=100   compile=True",
+            lambda: ad.hessian(sum_sin_sq, x_hess, backend=compiled),
+            lambda: native_hess(x_hess),
+        ),
     ]
     in_grad = jax.jit(lambda x: ad.gradient(sum_sin_sq, x, backend="jax"))
     in_jac = jax.jit(lambda x: ad.jacobian(square, x, backend="jax"))
