@@ -30,6 +30,8 @@ from ._first_order import value_and_jacobian as value_and_jacobian
 from ._first_order import value_and_jvp as value_and_jvp
 from ._first_order import value_and_vjp as value_and_vjp
 from ._first_order import vjp as vjp
+from ._higher_order import laplacian as laplacian
+from ._higher_order import taylor as taylor
 from ._lazy import HessianOperator as HessianOperator
 from ._lazy import JacobianOperator as JacobianOperator
 from ._lazy import lazy_hessian as lazy_hessian
@@ -72,12 +74,14 @@ __all__ = [
     "jacobian_sparsity",
     "jvp",
     "known_backends",
+    "laplacian",
     "lazy_hessian",
     "lazy_jacobian",
     "prepare",
     "register_backend",
     "resolve_backend",
     "second_derivative",
+    "taylor",
     "value_and_derivative",
     "value_and_grad",
     "value_and_gradient",

@@ -25,7 +25,9 @@ from ._structure import Point
 from ._wrapper import Wrapper
 
 # The operators that return one result, the derivative (not value_and_*): those whose values can be compared.
-ALL_OPERATORS = tuple(name for name, spec in SPECS.items() if spec.keep is not None or len(spec.results) == 1)
+ALL_OPERATORS = tuple(
+    name for name, spec in SPECS.items() if spec.checked and (spec.keep is not None or len(spec.results) == 1)
+)
 SECOND_ORDER = ("hessian", "hvp", "second_derivative")
 # A row's status: agrees with the reference, is the reference, disagrees with it (a culprit), raised
 # (a culprit), disagrees with no reference to settle it (a tie), or does not apply to the shapes.

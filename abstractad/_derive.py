@@ -6,6 +6,7 @@ These functions never leave the engine's arrays, so an engine can differentiate 
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -430,3 +431,74 @@ def second_derivative(b: Backend, f: Callable, x: Array) -> Array:
 
     with b.nest():
         return value_and_derivative(b, first, x)[1]
+
+
+# ----------------------------------------------------------------------------- higher order
+
+# Seeds and products of one chunk of a Laplacian stay below this many elements: memory O(n · chunk).
+LAPLACIAN_ELEMENTS = 2**22
+
+
+def check_nesting(b: Backend, operator: str, levels: int) -> None:
+    """A ValueError up front where `levels` nested derivatives exceed what the backend can nest
+    (Backend.max_nesting: FiniteDiff's stencils go to order 2)."""
+    limit = b.max_nesting
+    if limit is not None and levels > limit:
+        raise _errors.nesting_limit(operator, b, levels, limit)
+
+
+def directional(b: Backend, f: Callable, v: Array) -> Callable[[Array], Array]:
+    """``z -> J(z) v``, the derivative of `f` along `v` as a function, to be differentiated again."""
+
+    def along(z: Array) -> Array:
+        return pushforward(b, f, z, v)[1]
+
+    return along
+
+
+def taylor(b: Backend, f: Callable, x: Array, v: Array, order: int) -> tuple[Array, ...]:
+    """``(dᵏ/dtᵏ f(x + t v) at t = 0 for k = 0 … order)``: the backend's Taylor series (Backend.taylor:
+    JAX's jet) where it has one, else each derivative the pushforward along v of the one before."""
+    check_nesting(b, "taylor", order)
+    v = cast_seed(b, v, x, "tangent v")
+    fast = b.taylor(f, x, v, order)
+    if fast is not None:
+        return tuple(fast)
+    if order == 0:
+        return (f(x),)
+    fs = [f]
+    for _ in range(order - 1):
+        fs.append(directional(b, fs[-1], v))
+    # The last pushforward gives the two highest derivatives; the lower ones are evaluated on their own
+    # (an approximate backend's next-to-highest too: its nested steps are coarser).
+    lower = [g(x) for g in fs[: -1 if b.exact or order == 1 else None]]
+    with b.nest() if order > 1 else contextlib.nullcontext():
+        below, top = pushforward(b, fs[-1], x, v)
+    return (*lower, below, top) if b.exact or order == 1 else (*lower, top)
+
+
+def laplacian(b: Backend, f: Callable, x: Array) -> Array:
+    """``Σᵢ ∂²f/∂xᵢ²`` without the Hessian: for a scalar f, chunks of Hessian-vector products along the
+    basis, each multiplied by its seeds and summed; for an array-valued f, the second derivative along
+    each basis vector (forward over forward), summed: the Laplacian of each output. Memory O(n · chunk)."""
+    check_nesting(b, "laplacian", 2)
+    n, out_shape = size(x), b.output_shape(f, x)
+    if out_shape is None or n == 0:
+        y = f(x)
+        out_shape = shape(y)
+        if n == 0:
+            return b.namespace(y).zeros_like(y)
+    xp, total = b.namespace(x), None
+    step = max(1, min(n, LAPLACIAN_ELEMENTS // (2 * n)))
+    for start in range(0, n, step):
+        seeds = basis(b, x, start, min(n, start + step))
+        k = int(seeds.shape[0])
+        if tuple(out_shape) == ():
+            products = batched_hvp(b, f, x, seeds)
+            parts = [xp.sum(xp.reshape(products, (k, n)) * xp.reshape(seeds, (k, n)))]
+        else:
+            with b.nest():
+                parts = [pushforward(b, directional(b, f, seeds[i]), x, seeds[i])[1] for i in range(k)]
+        for part in parts:
+            total = part if total is None else total + part
+    return xp.reshape(total, tuple(out_shape))  # an array, also where the sum is a NumPy scalar

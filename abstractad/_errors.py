@@ -258,3 +258,10 @@ def dtensor_refused(operator: str, where: str, placements: Any, reason: str) -> 
         "differentiated in reverse mode only, leaf by leaf: use gradient, value_and_gradient, vjp or "
         "value_and_vjp (hvp with Torch(mode='reverse')) on backend='torch', or pass full tensors (x.full_tensor())."
     )
+
+
+def nesting_limit(operator: str, backend: Any, levels: int, limit: int) -> ValueError:
+    return ValueError(
+        f"{operator} needs {levels} nested derivatives, but {backend!r} nests at most {limit} "
+        f"(its stencils go to order {limit}): use a lower order, or an AD engine (backend='jax', 'torch', ...)"
+    )

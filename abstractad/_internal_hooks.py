@@ -31,6 +31,8 @@ class InternalHooks:
     # Whether derivatives are exact to rounding; False for approximations (finite differences), whose
     # Hessians the generic layer then makes exactly symmetric.
     exact: ClassVar[bool] = True
+    # How many derivatives deep the backend can nest itself (taylor's order, 2 for a Laplacian); None: no limit.
+    max_nesting: ClassVar[int | None] = None
 
     def supports_dtype(self, dtype: str) -> bool:
         """Whether this backend can differentiate arrays of `dtype` (a name, "bfloat16")."""
@@ -46,6 +48,11 @@ class InternalHooks:
         return contextlib.nullcontext()
 
     # ------------------------------------------------------------------ second order and bridges
+    def taylor(self, f: Callable, x: Array, v: Array, order: int) -> tuple[Array, ...] | None:
+        """Optional: ``(dᵏ/dtᵏ f(x + t v) at t = 0 for k = 0 … order)`` the engine's way (JAX: jet), or
+        None where it has none or its rules do not cover `f`: then nested pushforwards."""
+        return None
+
     def second_order(
         self, f: Callable, x: Array
     ) -> tuple[InternalHooks, Callable, Array, Callable[[Array], Array]] | None:

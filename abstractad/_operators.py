@@ -7,6 +7,8 @@ import dataclasses
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
+import numpy as np
+
 from . import _arrays, _derive, _errors, _tree
 from ._backend import Backend, LRUCache, default_backend_name
 from ._bridge import constant_key, differentiate_with
@@ -32,6 +34,8 @@ class Spec:
     seed_kinds: tuple[str, ...] = ()
     keep: int | None = None
     chunked: bool = False  # takes chunk_size
+    ordered: bool = False  # takes order (taylor): order + 1 results of the kind of results[0]
+    checked: bool = True  # among ad.check's operators
 
     @property
     def seeds(self) -> int:
@@ -41,13 +45,17 @@ class Spec:
         self, f: Callable, x: Any, seeds: Sequence[Any], args: Sequence[Any], backend: Any, chunk_size: Any
     ) -> Plan:
         """This operator's plan for these arguments: the backend's own where it prepares the operator
-        itself (Backend.prepare_operator: Sparse's Jacobians and Hessians), else the generic one."""
+        itself (Backend.prepare_operator: Sparse's Jacobians and Hessians), else the generic one.
+        `chunk_size` is the operator's static option: chunk_size, or the order of an ordered one."""
+        if self.ordered:
+            chunk_size = check_order(self.name, chunk_size)
         arguments = Arguments(self.name, f, x, seeds, args, backend, self.seed_kinds)
-        static = (chunk_size,) if self.chunked else ()
+        static = (chunk_size,) if self.chunked or self.ordered else ()
         own = arguments.b.prepare_operator(self, arguments, static)
         if own is not None:
             return own
-        return Plan(self.name, self.derive, arguments, results=self.results, static=static, keep=self.keep)
+        results = self.results * (chunk_size + 1) if self.ordered else self.results
+        return Plan(self.name, self.derive, arguments, results=results, static=static, keep=self.keep)
 
     def finish(self, out: tuple[Any, ...], has_aux: bool = False) -> Any:
         """The public result: one value where the operator returns one, else the tuple. With has_aux (aux
@@ -58,6 +66,15 @@ class Spec:
         if len(results) == 1:
             return results[0], aux
         return ((results[0], aux), *results[1:])
+
+
+def check_order(operator: str, order: Any) -> int:
+    """`order` as an int ≥ 0: a TypeError for a non-integer, a ValueError for a negative one."""
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)):
+        raise TypeError(f"{operator} needs order=, an integer ≥ 0, not {order!r}")
+    if order < 0:
+        raise ValueError(f"{operator} needs order ≥ 0, not {order}")
+    return int(order)
 
 
 _jvp = dict(derive=_derive.value_and_jvp, results=(OUT, OUT), seed_kinds=(IN,))
@@ -84,6 +101,8 @@ SPECS: dict[str, Spec] = {
         "value_gradient_and_hessian", _derive.value_gradient_and_hessian, (OUT, IN, HESS), chunked=True
     ),
     "second_derivative": Spec("second_derivative", _first(_derive.second_derivative), (OUT,)),
+    "taylor": Spec("taylor", _derive.taylor, (OUT,), (IN,), ordered=True, checked=False),
+    "laplacian": Spec("laplacian", _first(_derive.laplacian), (OUT,), checked=False),
 }
 
 
@@ -421,4 +440,15 @@ def prepare(
         raise ValueError(f"prepare: unknown operator {operator!r}; choose from {sorted(SPECS)}")
     if not callable(f):
         raise TypeError(f"prepare needs a callable f, not {type(f).__name__}")
+    if SPECS[name].ordered:  # taylor's order: a static option, not a keyword constant of f
+        chunk_size = check_order(name, kwargs.pop("order", None))
+        if chunk_size == 0:
+            return _OneTerm(name, f, x, args, backend, chunk_size, has_aux, kwargs)
     return Prepared(name, f, x, args, backend, chunk_size, has_aux, kwargs)
+
+
+class _OneTerm(Prepared):
+    """A prepared taylor of order 0: its one result in a tuple, as ad.taylor returns it."""
+
+    def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        return (super().__call__(x, *args, **kwargs),)

@@ -57,6 +57,7 @@ class FiniteDiff(Backend):
 
     name: ClassVar[str] = "finitediff"
     exact: ClassVar[bool] = False
+    max_nesting: ClassVar[int | None] = 2  # stencils to order 2: taylor above order 2 is a ValueError
     follows_x: ClassVar[bool] = True
     unsupported_dtypes: ClassVar[frozenset[str]] = frozenset({"bfloat16"})  # NumPy has no bfloat16 arithmetic
     method: Method = "central"

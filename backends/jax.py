@@ -115,6 +115,20 @@ class Jax(Backend):
         y, vjp = jax.vjp(f, x)
         return y, jax.vmap(lambda w: vjp(w)[0])
 
+    def taylor(self, f: Callable, x: Any, v: Any, order: int) -> tuple[Any, ...] | None:
+        """The series through ``jax.experimental.jet`` (whose terms are the derivatives along the path
+        ``x + t v``); None where jet has no rule for a primitive of `f`: then nested jvps."""
+        if order == 0 or isinstance(x, tuple):
+            return None
+        from jax.experimental.jet import jet
+
+        zero = jnp.zeros_like(v)
+        try:
+            y, terms = jet(f, (x,), ([v] + [zero] * (order - 1),))
+        except Exception:  # NotImplementedError for a primitive without a jet rule; f's own errors come back there
+            return None
+        return (y, *terms)
+
     def namespace(self, x: Any) -> Any:
         return jnp
 

@@ -76,6 +76,9 @@ class TensorFlow(Backend):
     """
 
     name: ClassVar[str] = "tensorflow"
+    # Forward accumulators nested four deep fail inside TensorFlow (an IndexError in its backward
+    # function): taylor above order 3 is a ValueError up front instead.
+    max_nesting: ClassVar[int | None] = 3
     takes_pytrees: ClassVar[bool] = True
     bridge_modes: ClassVar[tuple[str, ...]] = ("reverse",)
     mode: Mode = None

@@ -57,6 +57,10 @@ out = ad.hvp(f, x, v, backend=FD)
 y, out, h = ad.value_gradient_and_hessian(f, x, backend=FD)
 d = ad.second_derivative(lambda s: s**3, 2.0, backend=FD)
 
+# Higher order.
+series: tuple[Any, ...] = ad.taylor(f, x, v, order=2, backend=FD)
+out = ad.laplacian(f, x, backend=FD)
+
 # Lazy operators.
 J: ad.JacobianOperator = ad.lazy_jacobian(g, x, a, backend=FD)
 shape: tuple[int, int] = J.shape
