@@ -137,10 +137,9 @@ def _load(library: str) -> None:
 
 
 def _converters(library: str | None) -> Converters:
-    try:
-        return _CONVERTERS[library]  # type: ignore[index]
-    except KeyError:
-        pass
+    found = _CONVERTERS.get(library)  # type: ignore[arg-type]
+    if found is not None:  # NumPy and unknown libraries have none: no exception raised on each call
+        return found
     if library in _MODULES:
         _load(library)
     return _CONVERTERS.get(library, _NO_CONVERTERS)  # type: ignore[arg-type]

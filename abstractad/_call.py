@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _arrays, _bridge, _complex, _derive, _errors, _tree
 from ._backend import COMPILED, Backend, cache_key, resolve
-from ._convert import follow, numpy_float, plain_tensor, ravel_seed, to_argument, to_native
+from ._convert import follow, numpy_float, numpy_result, plain_tensor, ravel_seed, to_argument, to_native
 from ._structure import AUX, HESS, IN, OUT, Output, Point, build_result, check_seed, like_x, split_result
 from ._tree import Layout
 from ._wrapper import Wrapper
@@ -346,15 +346,9 @@ class Plan:
             return
         numpy_out = self.point.info.library == "numpy"
         if self.to_engine == (0,) and numpy_out and len(self.kinds) == 1:
-            # The SciPy user's call (one NumPy x, one NumPy result): one closure.
-            fn, asarray, info = self.fn, self.b.asarray, self.point.info
-            restore = _arrays.restore_python
-
-            def direct(x: Any, *args: Any) -> Any:
-                return restore(fn(asarray(x), *args)[0][0], info)
-
-            numpy_out = False
-        elif self.to_engine:  # NumPy arguments of an engine that does not take them: its asarray, one each
+            self.fast = self.numpy_call()
+            return
+        if self.to_engine:  # NumPy arguments of an engine that does not take them: its asarray, one each
             engine, slots, asarray = direct, self.to_engine, self.b.asarray
 
             def direct(*args: Any) -> Any:
@@ -385,6 +379,23 @@ class Plan:
                 return direct(*args)
 
         self.fast = scoped
+
+    def numpy_call(self) -> Callable[..., Any]:
+        """The SciPy user's direct call (one NumPy x, one NumPy result): one closure, which asks for the
+        backend's scope itself (on every call: it follows the engine's state, torch's inference mode)."""
+        fn, asarray, restore = self.fn, self.b.asarray, numpy_result
+        if type(self.b).scope is Backend.scope:
+            return lambda x, *args: restore(fn(asarray(x), *args)[0][0])
+        scope, dtype = self.b.scope, self.point.info.dtype
+
+        def direct(x: Any, *args: Any) -> Any:
+            context = scope(dtype)
+            if type(context) is contextlib.nullcontext:
+                return restore(fn(asarray(x), *args)[0][0])
+            with context:
+                return restore(fn(asarray(x), *args)[0][0])
+
+        return direct
 
     def direct(self) -> Callable[..., Any] | None:
         """The (compiled) operator returning its results as they are (one array each), for arguments
@@ -421,9 +432,10 @@ class Traced:
         derived = self.derivation(output, unpack)
         aux_spec, f, unravel = self.aux_spec, self.f, self.plan_values[2].unravel
 
+        if aux_spec is None:
+            return derived, output
+
         def op(*flat: Any) -> tuple[tuple[Any, ...], ...]:
-            if aux_spec is None:
-                return derived(*flat)
             # has_aux: the derivatives of the output, then aux from one more evaluation at x.
             xn, _, full = unpack(flat)
             aux = split_aux(f.f(unravel(xn), *full))[1]
@@ -440,6 +452,9 @@ class Traced:
         """The split of the flat arguments into (x, the seeds, the constants with their arrays filled in)."""
         x_count, seed_counts = self.counts
         arg_leaves, slots, rebuild_args = self.constants
+
+        if x_count is None and not seed_counts and not arg_leaves:  # one array x, nothing else
+            return lambda flat: (flat[0], [], ())
 
         def unpack(flat: Sequence[Any]) -> tuple[Any, list[Any], tuple]:
             if x_count is None:
@@ -470,22 +485,32 @@ class Traced:
         derive, f, static, keep = self.derive, self.f, self.static, self.keep
         complex_x, x_ndim = _complex.is_complex(point.info.dtype), len(point.info.shape)
         unravel = point.unravel
-        # Eager calls of one real array x skip the checks of f(x) once its type and dtype have passed
-        # them (one real array): a compiled operator runs them once, when it is traced.
+        # Eager calls of one real array x skip the checks of f(x) once its type and dtype have passed them
+        # (one real array): a compiled operator runs them once, when it is traced.
         lean = not (b.compiles or complex_x or point.layout is not None)
+        # The complex bookkeeping of a call: made first where a seed may be complex (a cotangent, any seed
+        # of a complex x), else only where f(x) is checked.
+        new_pairs = functools.partial(_complex.Pairs, operator, complex_x, seed_kinds)
+        look = complex_x or OUT in seed_kinds
+        lean_results = _lean_results(b, kinds)
         checked_outputs: set = set()
 
         def derived(*flat: Any) -> tuple[tuple[Any, ...], ...]:
             xn, seeds, full = unpack(flat)
-            cx = _complex.Pairs(operator, complex_x, seed_kinds)
-            seeds = cx.seeds(seeds)
-            if lean and not cx.complex_w:
-                missed: list[bool] = []
-                out = derive(b, _checked_once(f, full, cx, output, checked_outputs, missed), xn, *seeds, *static)
+            cx = None
+            if look:
+                cx = new_pairs()
+                seeds = cx.seeds(seeds)
+            if lean and not (cx is not None and cx.complex_w):
+                missed: list[_complex.Pairs] = []  # the call's bookkeeping, once f(x) has been checked
+                known = _checked_once(f, full, new_pairs if cx is None else cx, output, checked_outputs, missed)
+                out = derive(b, known, xn, *seeds, *static)
                 out = out if keep is None else (out[keep],)
                 if not missed:  # f(x) is one real array: nothing to put back together
-                    return tuple((like_x(b, r, kind, xn) if kind in (IN, HESS) else r,) for r, kind in zip(out, kinds))
+                    return lean_results(out, xn)
+                cx = missed[0]
             else:
+                cx = new_pairs() if cx is None else cx
 
                 def fx(z: Any) -> Any:
                     return output(f(unravel(z), *full))
@@ -498,11 +523,36 @@ class Traced:
         return derived
 
 
+def _lean_results(b: Backend, kinds: Sequence[str]) -> Callable[[Sequence[Any], Any], tuple[tuple[Any, ...], ...]]:
+    """The results of a lean call (one real array x, f(x) one real array) as the tuples of their one
+    leaf, those in x's structure in x's dtype and placement (see like_x)."""
+    if kinds == (IN,):  # a gradient: placed as x is, and like_x only where the engine changed the dtype
+        place = b.place_like
+
+        def gradient(out: Sequence[Any], xn: Any) -> tuple[tuple[Any, ...], ...]:
+            r = out[0]
+            return ((place(r, xn) if r.dtype == xn.dtype else like_x(b, r, IN, xn),),)
+
+        return gradient
+    if len(kinds) == 1:
+        (kind,) = kinds
+        if kind == HESS:
+            return lambda out, xn: ((like_x(b, out[0], kind, xn),),)
+        return lambda out, xn: ((out[0],),)
+    return lambda out, xn: tuple((like_x(b, r, kind, xn) if kind in (IN, HESS) else r,) for r, kind in zip(out, kinds))
+
+
 def _checked_once(
-    f: Callable, full: tuple, cx: _complex.Pairs, output: Output, checked: set, missed: list[bool]
+    f: Callable,
+    full: tuple,
+    pairs: _complex.Pairs | Callable[[], _complex.Pairs],
+    output: Output,
+    checked: set,
+    missed: list[_complex.Pairs],
 ) -> Callable[[Any], Any]:
     """`f` at z with its constants, whose result skips the checks of f(x) once a result of its type and
-    dtype has passed them as one real array; each call that ran the checks is noted in `missed`."""
+    dtype has passed them as one real array. The first call that runs the checks puts the call's complex
+    bookkeeping in `missed`: `pairs` itself, or the one that `pairs` makes."""
 
     def known(z: Any) -> Any:
         y = f(z, *full)
@@ -511,10 +561,11 @@ def _checked_once(
                 return y
         except (AttributeError, TypeError):
             pass
-        missed.append(True)
+        if not missed:
+            missed.append(pairs if isinstance(pairs, _complex.Pairs) else pairs())
         if _complex.is_complex(_arrays.dtype_name(z)):  # a complex step (see Pairs.function)
             return output(y)
-        r = cx.real_output(output(y))
+        r = missed[0].real_output(output(y))
         if r is y and output._raw is None:
             checked.add((type(y), y.dtype))
         return r

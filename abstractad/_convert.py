@@ -35,6 +35,16 @@ def to_argument(b: Backend, a: Any, info: _arrays.ArrayInfo | None = None) -> An
     return to_native(b, a, info)
 
 
+def numpy_result(a: Any) -> np.ndarray:
+    """An engine's result (an array of a library other than NumPy) as a NumPy x's user gets it back: what
+    ``_arrays.restore_python`` gives for a NumPy array x, in fewer steps (the SciPy user's direct call).
+    Zero copy where the engine allows; a writable copy of a read-only buffer (JAX's)."""
+    out = _arrays.to_numpy(a)
+    if isinstance(out, np.generic):
+        return np.asarray(out)
+    return out if out.flags.writeable else out.copy()
+
+
 def ravel_seed(b: Backend, leaves: Sequence[Any], layout: Layout, dtype: str) -> Any:
     """A seed's leaves as one flat vector of the backend's arrays, in `dtype` (x's)."""
     natives = [to_native(b, leaf) for leaf in leaves]

@@ -7,6 +7,7 @@ These functions never leave the engine's arrays, so an engine can differentiate 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -197,7 +198,7 @@ def value_and_gradient(b: Backend, f: Callable, x: Array, operator: str = "gradi
             return y, b.namespace(cols).reshape(cols, shape(x))
         y, pb = transposed
     else:
-        fast = b.value_and_gradient(f, x, lambda y: check_scalar(operator, y))
+        fast = b.value_and_gradient(f, x, functools.partial(check_scalar, operator))
         if fast is not None:
             return fast
         y, pb = b.pullback(f, x)
@@ -478,9 +479,10 @@ def taylor(b: Backend, f: Callable, x: Array, v: Array, order: int) -> tuple[Arr
 
 
 def laplacian(b: Backend, f: Callable, x: Array) -> Array:
-    """``Σᵢ ∂²f/∂xᵢ²`` without the Hessian: for a scalar f, chunks of Hessian-vector products along the
-    basis, each multiplied by its seeds and summed; for an array-valued f, the second derivative along
-    each basis vector (forward over forward), summed: the Laplacian of each output. Memory O(n · chunk)."""
+    """``Σᵢ ∂²f/∂xᵢ²`` without the Hessian, in chunks of the basis (memory O(n · chunk)): for a scalar f,
+    the diagonal of batched Hessian-vector products; for an array-valued f, the second derivatives
+    along the basis vectors (the backend's batched hook, else one nested pushforward each), summed:
+    the Laplacian of each output."""
     check_nesting(b, "laplacian", 2)
     n, out_shape = size(x), b.output_shape(f, x)
     if out_shape is None or n == 0:
@@ -489,16 +491,34 @@ def laplacian(b: Backend, f: Callable, x: Array) -> Array:
         if n == 0:
             return b.namespace(y).zeros_like(y)
     xp, total = b.namespace(x), None
-    step = max(1, min(n, LAPLACIAN_ELEMENTS // (2 * n)))
+    scalar = tuple(out_shape) == ()
+    step = max(1, min(n, LAPLACIAN_ELEMENTS // (2 * n if scalar else n + math.prod(out_shape))))
     for start in range(0, n, step):
         seeds = basis(b, x, start, min(n, start + step))
-        k = int(seeds.shape[0])
-        if tuple(out_shape) == ():
-            products = batched_hvp(b, f, x, seeds)
-            parts = [xp.sum(xp.reshape(products, (k, n)) * xp.reshape(seeds, (k, n)))]
-        else:
-            with b.nest():
-                parts = [pushforward(b, directional(b, f, seeds[i]), x, seeds[i])[1] for i in range(k)]
-        for part in parts:
-            total = part if total is None else total + part
+        part = hessian_diagonal(b, f, x, seeds, start) if scalar else second_directionals(b, f, x, seeds)
+        total = part if total is None else total + part
     return xp.reshape(total, tuple(out_shape))  # an array, also where the sum is a NumPy scalar
+
+
+def hessian_diagonal(b: Backend, f: Callable, x: Array, seeds: Array, start: int) -> Array:
+    """The sum of the Hessian's diagonal entries ``start … start + k`` for the basis rows `seeds`: the
+    diagonal of the k × n products taken as one strided slice (under a compiler it becomes a slice
+    of the computation, which XLA then simplifies for elementwise f: O(n), not O(n²))."""
+    xp, n, k = b.namespace(x), size(x), int(seeds.shape[0])
+    products = xp.reshape(batched_hvp(b, f, x, seeds), (k * n,))
+    return xp.sum(products[start :: n + 1])
+
+
+def second_directionals(b: Backend, f: Callable, x: Array, seeds: Array) -> Array:
+    """``Σ_v d²/dt² f(x + t v)`` over the rows of `seeds`, in f(x)'s shape: one batched call where the
+    backend has one (Backend.second_directionals: a vmap of nested jvps), else one nested pushforward
+    per row."""
+    with b.nest():
+        stacked = b.second_directionals(f, x, seeds)
+        if stacked is not None:
+            return b.namespace(stacked).sum(stacked, axis=0)
+        total = None
+        for i in range(int(seeds.shape[0])):
+            part = pushforward(b, directional(b, f, seeds[i]), x, seeds[i])[1]
+            total = part if total is None else total + part
+        return total

@@ -53,6 +53,12 @@ class InternalHooks:
         None where it has none or its rules do not cover `f`: then nested pushforwards."""
         return None
 
+    def second_directionals(self, f: Callable, x: Array, vs: Array) -> Array | None:
+        """Optional: ``[d²/dt² f(x + t v) at t = 0 for v in vs]`` stacked on a leading axis, in one batched
+        call (JAX: a vmap of nested jvps), or None: then one nested pushforward per v (the Laplacian of an
+        array-valued f)."""
+        return None
+
     def second_order(
         self, f: Callable, x: Array
     ) -> tuple[InternalHooks, Callable, Array, Callable[[Array], Array]] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,7 @@ from . import _arrays, _derive, _tree
 from ._backend import Backend, BackendLike, LRUCache, resolve
 from ._call import check_dtensors
 from ._convert import native_like_x
-from ._operators import apply, wrap
+from ._operators import apply, prepare, wrap
 from ._structure import IN, OUT, Output, Point, flat_user, restore_result
 
 # SciPy's LinearOperator is complex-linear; a derivative over complex numbers is only real-linear.
@@ -99,6 +99,81 @@ def _flat_function(f: Callable, b: Backend, point: Point, vector: bool) -> Calla
     return _FLAT.get_or_build((f, b, point.key, point.info.shape, point.info.dtype, vector), build)
 
 
+class _Shared:
+    """What the operators of one class, function, backend and signature of x share: the backend, the
+    structures of x and f(x), the flat function, and the prepared products (see _Lazy._planned)."""
+
+    def __init__(self, cls: type, f: Callable, x: Any, backend: BackendLike) -> None:
+        self.point = point = Point(x)
+        if "complex" in point.info.dtype:
+            raise TypeError(_REAL_ONLY)
+        self.b = resolve(backend, x if point.layout is None else _tree.flatten(x)[0][0])
+        check_dtensors(cls.__name__, self.b, x, (), ())
+        self.output = Output(self.b)
+        self.n = math.prod(point.info.shape)
+        self.g = _flat_function(f, self.b, point, cls._rows_kind == OUT)
+        self.compiled = self.b.compiles
+        self.products = LRUCache(16)
+
+
+# Kept so that a new operator at a new point of the same signature (a Newton step) is one look-up.
+_SHARED = LRUCache(64)
+
+
+def _shared(cls: type, f: Callable, x: Any, backend: BackendLike) -> _Shared:
+    try:
+        key = (cls, f, backend, _x_key(x))
+        shared = _SHARED.get(key)
+    except TypeError:  # an unhashable f or backend (refused by resolve), or an x that is not arrays
+        return _Shared(cls, f, x, backend)
+    if shared is None:
+        shared = _Shared(cls, f, x, backend)
+        _SHARED.put(key, shared)
+    return shared
+
+
+def _x_key(x: Any) -> Hashable:
+    """What the shared state depends on in x: each array's plan key (type, shape, dtype, and what its
+    library adds), and a pytree's structure; a TypeError for anything else (Python numbers, lists)."""
+    lib = _arrays.library_of(x)
+    if lib is not None:
+        return _arrays.plan_key(x, lib)
+    if _tree.is_leaf(x):
+        raise TypeError("not an array")
+    leaves, spec = _tree.flatten(x)
+    return (spec, tuple(map(_x_key, leaves)))
+
+
+def _flat_x(x: Any, point: Point) -> Any:
+    """x as the flat vector the products run at, in its own library (NumPy for Python values)."""
+    if type(x) is np.ndarray and point.layout is None:
+        return x if x.ndim == 1 else x.reshape(-1)
+    flat = flat_user(x, point.layout, "x") if _arrays.is_array(x) or point.layout is not None else x
+    return flat if _arrays.is_array(flat) else np.asarray(x, dtype=point.info.dtype).reshape(-1)
+
+
+def _constants_key(args: tuple) -> Hashable | None:
+    """What a prepared product depends on in the constants: the shape and dtype of NumPy arrays, the
+    value of the others; None where it is not prepared: an unhashable value, or another library's
+    array (another engine may be tracing it, which the unprepared call bridges)."""
+    if not args:
+        return ()
+    leaves, spec = _tree.flatten(args)
+    key: list[Hashable] = [spec]
+    for a in leaves:
+        if type(a) is np.ndarray:
+            key.append((a.shape, a.dtype))
+        elif _arrays.is_array(a):
+            return None
+        else:
+            try:
+                hash(a)
+            except TypeError:
+                return None
+            key.append((type(a), a))
+    return tuple(key)
+
+
 class _Lazy(_LinearOperator):
     """What both operators share: the backend, `f` with its constants bound, the native point.
 
@@ -114,25 +189,18 @@ class _Lazy(_LinearOperator):
         if "has_aux" in kwargs:
             raise TypeError(f"{type(self).__name__} has no has_aux: its products differentiate f(x) itself")
         f, args = wrap(f, args, False, kwargs)  # keyword constants: one more constant, as for the operators
-        self._point = point = Point(x)
-        self._info = point.info
-        if "complex" in point.info.dtype:
-            raise TypeError(_REAL_ONLY)
-        first = x if point.layout is None else _tree.flatten(x)[0][0]
-        self._b = resolve(backend, first)
-        check_dtensors(type(self).__name__, self._b, x, (), args)
+        self._shared = shared = _shared(type(self), f, x, backend)
+        self._point, self._info, self._b, self._output = shared.point, shared.point.info, shared.b, shared.output
+        self._n, self._g, self._compiled = shared.n, shared.g, shared.compiled
+        if args:
+            check_dtensors(type(self).__name__, self._b, x, (), args)
         self._lock = threading.Lock()
         self._user = (f, x)
-        self._output = Output(self._b)
-        self._n = math.prod(point.info.shape)
         self._value: Any = None
-        # Compiled products are operator calls on the flat function (see _planned).
-        self._g = _flat_function(f, self._b, point, self._rows_kind == OUT)
-        self._args = tuple(args)
-        self._xflat = flat_user(x, point.layout, "x") if _arrays.is_array(x) or point.layout is not None else x
-        if not _arrays.is_array(self._xflat):
-            self._xflat = np.asarray(x, dtype=self._info.dtype).reshape(-1)
-        self._compiled = self._b.compiles
+        self._args = args
+        self._xflat = _flat_x(x, shared.point)
+        # Where x and the constants are NumPy's (SciPy's users): the key of their prepared products.
+        self._prepared_key = _constants_key(args) if type(self._xflat) is np.ndarray else None
 
     @functools.cached_property
     def _eager(self) -> tuple[Any, Callable[[Any], Any]]:
@@ -231,18 +299,29 @@ class _Lazy(_LinearOperator):
         other points reuse it; the result in the library of x."""
         return apply(name, self._g, self._xflat, (seed,), self._args, self._b)
 
+    def _prepared(self, name: str, seed: np.ndarray) -> Any:
+        """`_planned` for a NumPy seed of a NumPy x (a SciPy solver's vector): a prepared operator
+        (one check of the arrays, then the compiled call), shared by the operators of this signature."""
+        key = (name, seed.shape, seed.dtype, self._prepared_key)
+        product = self._shared.products.get(key)
+        if product is None:
+            product = prepare(name, self._g, self._xflat, seed, *self._args, backend=self._b)
+            self._shared.products.put(key, product)
+        return product(self._xflat, seed, *self._args)
+
     def _product(self, name: str, seed: Any, size: int, out_size: int) -> Any:
         """A planned product of a flat seed (or a column of one), flat, in the library of the seed."""
+        if type(seed) is np.ndarray and seed.shape == (size,) and self._prepared_key is not None:
+            return self._prepared(name, seed)
         shape = _arrays.shape_of(seed)
         if shape not in ((size,), (size, 1)):
             raise ValueError(f"{type(self).__name__}: expected a vector of length {size}, got shape {shape}")
         if not _arrays.is_array(seed):
             seed = np.asarray(seed)
-        xp = _arrays.array_namespace(seed)
-        out = self._planned(name, xp.reshape(seed, (size,)) if len(shape) == 2 else seed)
-        if len(shape) == 2:
-            out = _arrays.array_namespace(out).reshape(out, (out_size, 1))
-        return self._like_seed(out, seed)
+        if len(shape) == 1:
+            return self._like_seed(self._planned(name, seed), seed)
+        out = self._planned(name, _arrays.array_namespace(seed).reshape(seed, (size,)))
+        return self._like_seed(_arrays.array_namespace(out).reshape(out, (out_size, 1)), seed)
 
     def _like_seed(self, out: Any, seed: Any) -> Any:
         lib = _arrays.library_of(seed) or "numpy"
@@ -269,6 +348,8 @@ class _Lazy(_LinearOperator):
         return self._like_seed(out, mat)
 
     def __matmul__(self, v: Any) -> Any:
+        if type(v) is np.ndarray and v.ndim == 1:  # a SciPy solver's vector
+            return self.matvec(v)
         if not _tree.is_leaf(v):  # a pytree of x's structure: the product in f(x)'s structure
             return self._tree_product(self.matvec, v, self._point.layout, self._rows_kind)
         if len(_arrays.shape_of(v)) == 2 and _arrays.shape_of(v)[1] != 1:

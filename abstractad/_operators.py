@@ -41,20 +41,18 @@ class Spec:
     def seeds(self) -> int:
         return len(self.seed_kinds)
 
-    def plan(
-        self, f: Callable, x: Any, seeds: Sequence[Any], args: Sequence[Any], backend: Any, chunk_size: Any
-    ) -> Plan:
+    def plan(self, f: Callable, x: Any, seeds: Sequence[Any], args: Sequence[Any], backend: Any, option: Any) -> Plan:
         """This operator's plan for these arguments: the backend's own where it prepares the operator
         itself (Backend.prepare_operator: Sparse's Jacobians and Hessians), else the generic one.
-        `chunk_size` is the operator's static option: chunk_size, or the order of an ordered one."""
+        `option` is the operator's static option: chunk_size for a chunked one, order for an ordered one."""
         if self.ordered:
-            chunk_size = check_order(self.name, chunk_size)
+            option = check_order(self.name, option)
         arguments = Arguments(self.name, f, x, seeds, args, backend, self.seed_kinds)
-        static = (chunk_size,) if self.chunked or self.ordered else ()
+        static = (option,) if self.chunked or self.ordered else ()
         own = arguments.b.prepare_operator(self, arguments, static)
         if own is not None:
             return own
-        results = self.results * (chunk_size + 1) if self.ordered else self.results
+        results = self.results * (option + 1) if self.ordered else self.results
         return Plan(self.name, self.derive, arguments, results=results, static=static, keep=self.keep)
 
     def finish(self, out: tuple[Any, ...], has_aux: bool = False) -> Any:
@@ -150,17 +148,18 @@ def apply(
     seeds: Sequence[Any],
     args: Sequence[Any],
     backend: Any,
-    chunk_size: Any = None,
+    option: Any = None,
     has_aux: bool = False,
     kwargs: dict[str, Any] | None = None,
 ) -> Any:
     """Run the operator called `operator` (what every public operator function does), through a
     plan kept per function, backend and argument signature: a repeated call skips the analysis.
-    Keyword constants (`kwargs`) reach `f` unchanged; with `has_aux`, `f` returns ``(output, aux)``."""
+    Keyword constants (`kwargs`) reach `f` unchanged; with `has_aux`, `f` returns ``(output, aux)``.
+    `option` is the operator's static option (chunk_size, or taylor's order): part of the plan's key."""
     try:
         if kwargs or has_aux:
             f, args = wrap(f, args, has_aux, kwargs)
-        out = _apply(operator, f, x, seeds, args, backend, chunk_size)
+        out = _apply(operator, f, x, seeds, args, backend, option)
         return OPERATIONS[operator].finish(_results(out), True) if has_aux else out
     except Exception as e:
         _errors.add_hint(e)
@@ -170,18 +169,18 @@ def apply(
 
 
 def _apply(
-    operator: str, f: Callable, x: Any, seeds: Sequence[Any], args: Sequence[Any], backend: Any, chunk_size: Any
+    operator: str, f: Callable, x: Any, seeds: Sequence[Any], args: Sequence[Any], backend: Any, option: Any
 ) -> Any:
     try:
         # A flat tuple (hashed once, by the dict look-up): the operator, f, the backend and each argument's signature.
-        key = (operator, f, backend, chunk_size, len(seeds), _key_of(x), *map(_key_of, seeds), *map(_key_of, args))
+        key = (operator, f, backend, option, len(seeds), _key_of(x), *map(_key_of, seeds), *map(_key_of, args))
         plan = PLANS.get(key)
     except (_Uncacheable, TypeError):
         spec = OPERATIONS[operator]
-        return spec.finish(spec.plan(f, x, seeds, args, backend, chunk_size).call(x, seeds, args))
+        return spec.finish(spec.plan(f, x, seeds, args, backend, option).call(x, seeds, args))
     if plan is None:
         spec = OPERATIONS[operator]
-        plan = spec.plan(f, x, seeds, args, backend, chunk_size)
+        plan = spec.plan(f, x, seeds, args, backend, option)
         PLANS.put(key, plan)
     else:
         if plan.advice is not None:
@@ -189,7 +188,7 @@ def _apply(
         if plan.fast:  # every argument is the engine's own array: straight to the (compiled) operator
             return plan.fast(x, *seeds, *args)
     if plan.outers and plan.recorded(x, seeds, args):
-        return _bridged(operator, f, x, seeds, args, plan.b, chunk_size)
+        return _bridged(operator, f, x, seeds, args, plan.b, option)
     out = plan.call(x, seeds, args)
     return out[0] if len(out) == 1 else out
 
@@ -216,7 +215,7 @@ _BRIDGED = LRUCache(64)
 
 
 def _bridged(
-    operator: str, f: Callable, x: Any, seeds: Sequence[Any], args: Sequence[Any], b: Backend, chunk_size: Any
+    operator: str, f: Callable, x: Any, seeds: Sequence[Any], args: Sequence[Any], b: Backend, option: Any
 ) -> Any:
     """The operator as a primitive of the engine that traces or records its arguments: a bridge
     (``differentiate_with``) to `b` of the operator itself, whose derivatives `b` computes by
@@ -224,7 +223,7 @@ def _bridged(
     leaves, spec = _tree.flatten(tuple(args))
     slots = [i for i, a in enumerate(leaves) if _arrays.is_array(a)]
     fixed = tuple((i, constant_key(a)) for i, a in enumerate(leaves) if i not in slots)
-    key = (operator, f, b, chunk_size, len(seeds), spec, fixed)
+    key = (operator, f, b, option, len(seeds), spec, fixed)
 
     def build() -> Callable:
         template, rebuild = list(leaves), _tree.rebuilder(spec)
@@ -233,7 +232,7 @@ def _bridged(
             filled = list(template)
             for i, a in zip(slots, arrays):
                 filled[i] = a
-            return apply(operator, f, x, seeds, rebuild(filled) if filled else (), b, chunk_size)
+            return apply(operator, f, x, seeds, rebuild(filled) if filled else (), b, option)
 
         inner.__name__ = f"{operator}_of_{getattr(f, '__name__', 'f')}"
         return differentiate_with(inner, b)
@@ -285,7 +284,7 @@ class Prepared:
         x: Any,
         args: tuple,
         backend: Any,
-        chunk_size: Any,
+        option: Any,
         has_aux: bool = False,
         kwargs: dict[str, Any] | None = None,
     ) -> None:
@@ -298,7 +297,7 @@ class Prepared:
             raise TypeError(f"prepare({name!r}, f, x, ...) needs the seed (v or w) after x, as {name} does")
         seeds, consts = args[: spec.seeds], args[spec.seeds :]
         self._name, self._spec = name, spec
-        self._plan = spec.plan(f, x, seeds, consts, backend, chunk_size)
+        self._plan = spec.plan(f, x, seeds, consts, backend, option)
         if self._plan.recording is not None:  # later calls may pass tensors that require grad (see Plan)
             self._plan.call = self._plan._recording_call  # type: ignore[method-assign]
         seeds_and_constants = (_prepared_signature(a, i >= spec.seeds) for i, a in enumerate(args))
@@ -440,11 +439,14 @@ def prepare(
         raise ValueError(f"prepare: unknown operator {operator!r}; choose from {sorted(SPECS)}")
     if not callable(f):
         raise TypeError(f"prepare needs a callable f, not {type(f).__name__}")
-    if SPECS[name].ordered:  # taylor's order: a static option, not a keyword constant of f
-        chunk_size = check_order(name, kwargs.pop("order", None))
-        if chunk_size == 0:
-            return _OneTerm(name, f, x, args, backend, chunk_size, has_aux, kwargs)
-    return Prepared(name, f, x, args, backend, chunk_size, has_aux, kwargs)
+    option = chunk_size
+    if SPECS[name].ordered:  # taylor's order: its static option, not a keyword constant of f
+        if chunk_size is not None:
+            raise TypeError(f"prepare({name!r}, ...) takes order=, not chunk_size=")
+        option = check_order(name, kwargs.pop("order", None))
+        if option == 0:
+            return _OneTerm(name, f, x, args, backend, option, has_aux, kwargs)
+    return Prepared(name, f, x, args, backend, option, has_aux, kwargs)
 
 
 class _OneTerm(Prepared):

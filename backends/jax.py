@@ -129,6 +129,12 @@ class Jax(Backend):
             return None
         return (y, *terms)
 
+    def second_directionals(self, f: Callable, x: Any, vs: Any) -> Any:
+        def along(v: Any) -> Any:
+            return jax.jvp(lambda z: jax.jvp(f, (z,), (v,))[1], (x,), (v,))[1]
+
+        return None if isinstance(x, tuple) else jax.vmap(along)(vs)
+
     def namespace(self, x: Any) -> Any:
         return jnp
 

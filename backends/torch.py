@@ -95,7 +95,7 @@ class _count:
 def _top() -> bool:
     """True when no transform, trace or eager path of ours is differentiating the current call (nor the
     caller's autograd recording it, see _Recording)."""
-    return not torch.compiler.is_compiling() and _get("inside") == 0 and _functorch.maybe_current_level() is None
+    return not torch.compiler.is_compiling() and _state.inside == 0 and _functorch.maybe_current_level() is None
 
 
 class _Recording:
@@ -134,10 +134,29 @@ def _grad_on() -> contextlib.AbstractContextManager:
     return contextlib.nullcontext() if torch.is_grad_enabled() else torch.enable_grad()
 
 
+def _forward(f: Callable, z: Any) -> Any:
+    """f(z) on a top-level eager path (z: our fresh leaves), counted as one level of ours, with grad mode
+    on. The common case (grad mode on, no inference mode) without context managers: it is most of the
+    cost of a small eager call."""
+    if torch.is_grad_enabled() and not torch.is_inference_mode_enabled():
+        _state.inside += 1
+        try:
+            y = f(z)
+        finally:
+            _state.inside -= 1
+        return y if type(y) is Tensor else _check_output(y)
+    with _grad_on(), _count("inside"):
+        return _check_output(f(z))
+
+
 @contextlib.contextmanager
 def _no_inference() -> Iterator[None]:
     with torch.inference_mode(False), torch.enable_grad():
         yield
+
+
+# The scope of an ordinary call: none (a nullcontext is reusable, and every call asks for one).
+_NO_SCOPE = contextlib.nullcontext()
 
 
 def _no_inference_only() -> contextlib.AbstractContextManager:
@@ -320,10 +339,8 @@ class Torch(Backend):
             return y, lambda w: vjp(_cast_all(w, y))[0]
         if isinstance(x, tuple):
             return self._tuple_pullback(f, x)
-        leaf = x.detach()
-        leaf.requires_grad = True  # the setter, not requires_grad_(): functorch refuses that in a bridge
-        with _grad_on(), _count("inside"):
-            y = _check_output(f(leaf))
+        leaf = _as_leaf(x)
+        y = _forward(f, leaf)
         if isinstance(y, tuple):
             return _each(torch.Tensor.detach, y), lambda w: _grads(y, leaf, x, w, True)
 
@@ -338,8 +355,7 @@ class Torch(Backend):
     def _tuple_pullback(self, f: Callable, x: tuple[Tensor, ...]) -> tuple[Any, Callable[[Any], Any]]:
         """The top-level pullback for a tuple of tensors: one detached leaf each, one autograd.grad."""
         leaves = tuple([_as_leaf(a) for a in x])
-        with _grad_on(), _count("inside"):
-            y = _check_output(f(leaves))
+        y = _forward(f, leaves)
         return _each(torch.Tensor.detach, y), lambda w: _grads(y, leaves, x, w, True)
 
     def _recorded_pullback(self, f: Callable, x: Any) -> tuple[Any, Callable[[Any], Any]]:
@@ -359,17 +375,13 @@ class Torch(Backend):
             check(y)
             return y, pullback(None)
         if isinstance(x, tuple):
-            leaves = tuple([_as_leaf(a) for a in x])
-            with _grad_on(), _count("inside"):
-                y = _check_output(f(leaves))
-            check(y)
-            return _each(torch.Tensor.detach, y), _grads(y, leaves, x, None, False)
-        leaf = x.detach()
-        leaf.requires_grad = True
-        with _grad_on(), _count("inside"):
-            y = _check_output(f(leaf))
+            leaf: Any = tuple([_as_leaf(a) for a in x])
+        else:  # _as_leaf, inline: the common case
+            leaf = x.detach()
+            leaf.requires_grad = True
+        y = _forward(f, leaf)
         check(y)
-        if isinstance(y, tuple):
+        if isinstance(y, tuple) or isinstance(x, tuple):
             return _each(torch.Tensor.detach, y), _grads(y, leaf, x, None, False)
         g = torch.autograd.grad(y, leaf, allow_unused=True)[0] if y.requires_grad else None
         return y.detach(), torch.zeros_like(x) if g is None else g
@@ -392,6 +404,25 @@ class Torch(Backend):
             ys, cols = torch.func.vmap(jvp)(vs)
         y = ys[0]
         return (y.detach(), cols.detach()) if top else (y, cols)
+
+    def second_directionals(self, f: Callable, x: Any, vs: Tensor) -> Tensor | None:
+        """One ``torch.func.vmap`` of two nested ``torch.func.jvp``s along each row of `vs` (the Laplacian
+        of an array-valued f); None for a tuple of tensors or inside our own dual level."""
+        if isinstance(x, tuple):
+            return None
+        vs = _cast(vs, x)
+        top = _top()
+        with _forward_lock():
+            if not top and _get("dual") > 0:
+                return None  # torch.func cannot run inside a dual level: one nested pushforward per row
+
+            primal = x.clone() if top else x  # the user's storage stays read-only
+
+            def along(v: Tensor) -> Tensor:
+                return torch.func.jvp(lambda z: torch.func.jvp(f, (z,), (v,))[1], (primal,), (v,))[1]
+
+            out = torch.func.vmap(along)(vs)
+        return out.detach() if top else out
 
     def batched_pullback(self, f: Callable, x: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
         if not _top():
@@ -424,6 +455,8 @@ class Torch(Backend):
     def place_like(self, r: Any, x: Any) -> Any:
         """A DTensor gradient with its leaf's placements: torch's autograd picks its own (a ``Shard(0)``
         weight's gradient can come back ``Replicate()``); redistributing it is a local slice or a reduction."""
+        if type(x) is Tensor:  # a plain tensor: nothing to place
+            return r
         if _arrays.is_dtensor(x) and _arrays.is_dtensor(r) and tuple(r.placements) != tuple(x.placements):
             return r.redistribute(x.device_mesh, x.placements)
         return r
@@ -471,7 +504,7 @@ class Torch(Backend):
     def scope(self, dtype: str) -> contextlib.AbstractContextManager:
         # Under inference_mode nothing can be differentiated: leave it for the call (and for the
         # conversions, so that the tensors we create are ordinary ones).
-        return _no_inference() if torch.is_inference_mode_enabled() else contextlib.nullcontext()
+        return _no_inference() if torch.is_inference_mode_enabled() else _NO_SCOPE
 
     def nest(self) -> contextlib.AbstractContextManager:
         return _count("nest")

@@ -104,6 +104,51 @@ def test_laplacian_of_polynomials_and_exponentials(backend_id: str) -> None:
     assert_close(ad.laplacian(exponentials, X, backend=b), want, tol)
 
 
+@pytest.mark.parametrize("backend_id", [k for k in BACKENDS if k != "complex-step"])
+def test_laplacian_in_chunks(backend_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of two basis vectors (the last one short): the diagonal entries of each chunk's products,
+    and the second derivatives along each chunk's rows, add up to the whole Laplacian."""
+    from abstractad import _derive
+
+    monkeypatch.setattr(_derive, "LAPLACIAN_ELEMENTS", 20)  # n = 5: steps of 2 (scalar and 3 outputs)
+    x = np.array([0.3, -0.7, 1.1, 0.5, -0.2])
+    b = BACKENDS[backend_id]()
+
+    def scalar(z):  # fresh functions: no plan of an earlier test's chunking
+        return ad.array_namespace(z).sum(z**3) + z[0] ** 2 * z[4]
+
+    def vector(z):
+        xp = ad.array_namespace(z)
+        return xp.stack([xp.sum(xp.exp(z)), z[1] * z[3] ** 2, xp.sum(z**4)])
+
+    tol = rtol(backend_id, 2)
+    assert_close(ad.laplacian(scalar, x, backend=b), np.sum(6 * x) + 2 * x[4], tol)
+    assert_close(ad.laplacian(vector, x, backend=b), [np.sum(np.exp(x)), 2 * x[1], np.sum(12 * x**2)], tol)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs JAX")
+def test_jax_laplacian_does_not_unroll_over_the_basis() -> None:
+    """Under jit the Laplacian's program has the same size for every n: one vmapped product (scalar f)
+    or one vmapped pair of jvps (array-valued f), not one per basis vector."""
+    import jax
+    import jax.numpy as jnp
+
+    def scalar(z):
+        return jnp.sum(jnp.exp(jnp.sin(z)) * z) + jnp.sum(z[1:] * z[:-1] ** 2)
+
+    def vector(z):
+        return jnp.sin(z) * jnp.sum(z**2)
+
+    for f in (scalar, vector):
+        sizes = {
+            n: len(jax.make_jaxpr(lambda z, f=f: ad.laplacian(f, z, backend="jax"))(jnp.ones(n)).eqns) for n in (8, 64)
+        }
+        assert sizes[8] == sizes[64], sizes
+    z = jnp.linspace(-1.0, 1.0, 6)
+    want = jnp.stack([jnp.trace(h) for h in jax.jacfwd(jax.jacrev(vector))(z)])
+    assert_close(jax.jit(lambda z: ad.laplacian(vector, z, backend="jax"))(z), want, 1e-5)
+
+
 def test_laplacian_of_a_pytree_output() -> None:
     def f(x):
         return {"cubes": x**3, "total": (x**2).sum()}
