@@ -462,6 +462,8 @@ class Torch(Backend):
         return r
 
     def asarray(self, a: Any) -> Tensor:
+        if type(a) is Tensor and self.device is None and _top() and not a.is_inference():
+            return a.detach()  # the common case of a prepared pytree's leaves: a plain tensor, our own view
         if type(a) is np.ndarray and self.device is None and a.dtype.kind == "f" and a.flags.writeable:
             # The common case first (a SciPy user's float array): a fresh zero-copy tensor, outside
             # inference mode an ordinary one (torch.from_numpy refuses non-native byte orders).
