@@ -346,9 +346,14 @@ class Plan:
             return
         numpy_out = self.point.info.library == "numpy"
         if self.to_engine == (0,) and numpy_out and len(self.kinds) == 1:
-            self.fast = self.numpy_call()
-            return
-        if self.to_engine:  # NumPy arguments of an engine that does not take them: its asarray, one each
+            # The SciPy user's call (one NumPy x, one NumPy result): one closure.
+            fn, asarray = self.fn, self.b.asarray
+
+            def direct(x: Any, *args: Any) -> Any:
+                return numpy_result(fn(asarray(x), *args)[0][0])
+
+            numpy_out = False
+        elif self.to_engine:  # NumPy arguments of an engine that does not take them: its asarray, one each
             engine, slots, asarray = direct, self.to_engine, self.b.asarray
 
             def direct(*args: Any) -> Any:
@@ -379,23 +384,6 @@ class Plan:
                 return direct(*args)
 
         self.fast = scoped
-
-    def numpy_call(self) -> Callable[..., Any]:
-        """The SciPy user's direct call (one NumPy x, one NumPy result): one closure, which asks for the
-        backend's scope itself (on every call: it follows the engine's state, torch's inference mode)."""
-        fn, asarray, restore = self.fn, self.b.asarray, numpy_result
-        if type(self.b).scope is Backend.scope:
-            return lambda x, *args: restore(fn(asarray(x), *args)[0][0])
-        scope, dtype = self.b.scope, self.point.info.dtype
-
-        def direct(x: Any, *args: Any) -> Any:
-            context = scope(dtype)
-            if type(context) is contextlib.nullcontext:
-                return restore(fn(asarray(x), *args)[0][0])
-            with context:
-                return restore(fn(asarray(x), *args)[0][0])
-
-        return direct
 
     def direct(self) -> Callable[..., Any] | None:
         """The (compiled) operator returning its results as they are (one array each), for arguments

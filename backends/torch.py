@@ -251,6 +251,19 @@ def _forward_lock() -> contextlib.AbstractContextManager:
     return contextlib.nullcontext() if torch.compiler.is_compiling() else _FORWARD_LOCK
 
 
+def _along_tangents(x: Tensor, vs: Tensor, along: Callable[[Tensor, Tensor], Any]) -> tuple[Any, bool]:
+    """``along(primal, v)`` for each row v of `vs`, in one ``torch.func.vmap``, and whether the call is at
+    the top level (its results are then detached by the caller). Inside our own dual level torch.func
+    cannot run: the pushforward that opened it starts again with torch.func (_RestartWithFunc)."""
+    vs = _cast(vs, x)
+    top = _top()
+    with _forward_lock():
+        if not top and _get("dual") > 0:
+            raise _RestartWithFunc
+        primal = x.clone() if top else x  # as in _dual_pushforward: the user's storage stays read-only
+        return torch.func.vmap(lambda v: along(primal, v))(vs), top
+
+
 @dataclasses.dataclass(frozen=True)
 class Torch(Backend):
     """Differentiate with PyTorch: ``torch.func.jvp`` / ``vjp`` / ``vmap``, with eager fast paths.
@@ -374,11 +387,7 @@ class Torch(Backend):
             y, pullback = self._recorded_pullback(f, x)
             check(y)
             return y, pullback(None)
-        if isinstance(x, tuple):
-            leaf: Any = tuple([_as_leaf(a) for a in x])
-        else:  # _as_leaf, inline: the common case
-            leaf = x.detach()
-            leaf.requires_grad = True
+        leaf = tuple([_as_leaf(a) for a in x]) if isinstance(x, tuple) else _as_leaf(x)
         y = _forward(f, leaf)
         check(y)
         if isinstance(y, tuple) or isinstance(x, tuple):
@@ -388,40 +397,25 @@ class Torch(Backend):
 
     # ------------------------------------------------------------------ batched primitives
     def batched_pushforward(self, f: Callable, x: Tensor, vs: Tensor) -> tuple[Tensor, Tensor]:
-        vs = _cast(vs, x)
-        top = _top()
-        with _forward_lock():
-            if not top and _get("dual") > 0:
-                raise _RestartWithFunc
+        def jvp(primal: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+            return torch.func.jvp(f, (primal,), (v,))
 
-            primal = x.clone() if top else x  # as in _dual_pushforward: the user's storage stays read-only
-
-            def jvp(v: Tensor) -> tuple[Tensor, Tensor]:
-                return torch.func.jvp(f, (primal,), (v,))
-
-            # Under the user's vmap the primal comes out batched over the tangents too, which
-            # out_dims=None refuses: stack it (an expanded view when unbatched) and take one row.
-            ys, cols = torch.func.vmap(jvp)(vs)
+        # Under the user's vmap the primal comes out batched over the tangents too, which
+        # out_dims=None refuses: stack it (an expanded view when unbatched) and take one row.
+        (ys, cols), top = _along_tangents(x, vs, jvp)
         y = ys[0]
         return (y.detach(), cols.detach()) if top else (y, cols)
 
     def second_directionals(self, f: Callable, x: Any, vs: Tensor) -> Tensor | None:
         """One ``torch.func.vmap`` of two nested ``torch.func.jvp``s along each row of `vs` (the Laplacian
-        of an array-valued f); None for a tuple of tensors or inside our own dual level."""
+        of an array-valued f); None for a tuple of tensors."""
         if isinstance(x, tuple):
             return None
-        vs = _cast(vs, x)
-        top = _top()
-        with _forward_lock():
-            if not top and _get("dual") > 0:
-                return None  # torch.func cannot run inside a dual level: one nested pushforward per row
 
-            primal = x.clone() if top else x  # the user's storage stays read-only
+        def twice(primal: Tensor, v: Tensor) -> Tensor:
+            return torch.func.jvp(lambda z: torch.func.jvp(f, (z,), (v,))[1], (primal,), (v,))[1]
 
-            def along(v: Tensor) -> Tensor:
-                return torch.func.jvp(lambda z: torch.func.jvp(f, (z,), (v,))[1], (primal,), (v,))[1]
-
-            out = torch.func.vmap(along)(vs)
+        out, top = _along_tangents(x, vs, twice)
         return out.detach() if top else out
 
     def batched_pullback(self, f: Callable, x: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
