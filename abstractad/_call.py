@@ -14,7 +14,6 @@ Sparse's sparse Jacobians and Hessians), a subclass of :class:`Plan` that change
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import warnings
 import weakref
@@ -23,9 +22,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from . import _arrays, _bridge, _complex, _derive, _errors, _tree
+from . import _arrays, _bridge, _complex, _derive, _direct, _errors, _tree
 from ._backend import COMPILED, Backend, cache_key, resolve
-from ._convert import follow, numpy_float, numpy_result, plain_tensor, ravel_seed, to_argument, to_native
+from ._convert import follow, ravel_seed, to_argument, to_native
+from ._direct import Signature
 from ._structure import AUX, HESS, IN, OUT, Output, Point, build_result, check_seed, like_x, split_result
 from ._tree import Layout
 from ._wrapper import Wrapper
@@ -195,15 +195,19 @@ class Plan:
         (then a direct operator is learned, see learn_fast), which are NumPy arrays to convert, and
         whether the caller's engine records them."""
         b = self.b
-        # Set after the first call where every argument is already the engine's (see learn_fast).
+        # Set after the first call where every argument is already the engine's (see learn_fast): the direct
+        # call over (x, *seeds, *constants), and over the operator's flat arrays (what a prepared call checks).
         self.fast: Callable[..., Any] | bool | None = None
+        self.fast_leaves: Callable[..., Any] | None = None
         # Eager calls of an engine whose eager calls are slow are counted, for one note (see counted).
         self.calls, self.advice = 0, b.eager_advice()
-        native = self.native_signature(arguments.values)
+        self.signature = native = self.native_signature(arguments.values)
         self.native = native is not None
-        # The arguments that a direct call converts itself: NumPy arrays, where the engine does not take them.
+        # The operator's arguments that a direct call converts: NumPy arrays, where the engine does not take them.
         self.to_engine = (
-            () if native is None or b.takes_numpy else tuple(i for i, sig in enumerate(native) if sig[0] is np.ndarray)
+            ()
+            if native is None or b.takes_numpy
+            else tuple(i for i, sig in enumerate(native.arrays) if sig[0] is np.ndarray)
         )
         # Arguments that the caller's own engine may record (torch tensors that require grad): calls run in
         # the backend's `recording_context`, where results keep that record (double backward). Plain
@@ -316,85 +320,18 @@ class Plan:
             stacklevel=_errors.user_stacklevel(),
         )
 
-    def native_signature(self, values: Sequence[Any]) -> tuple | None:
-        """``(type, shape, dtype, device)`` of each argument when every one is an array of the engine's
-        own library (on the backend's device): results then need no conversion."""
-        b = self.b
-        lib = _arrays.library_of(b.asarray(np.zeros(1, dtype=np.float32)))
-        # NumPy float arrays go straight in (jax.jit), or through the backend's asarray (zero copy on torch).
-        numpy = self.numpy_direct and lib != "numpy"
-        out = []
-        for a in values:
-            if numpy and numpy_float(a):
-                out.append((np.ndarray, a.shape, a.dtype, None))
-                continue
-            if _arrays.library_of(a) != lib or lib == "numpy" or not hasattr(a, "shape"):
-                return None
-            device = _arrays.home_device(a)
-            if device is not None and (device != b.asarray(a).device or not plain_tensor(a)):
-                return None
-            out.append((type(a), a.shape, a.dtype, device))
-        return tuple(out)
+    def native_signature(self, values: Sequence[Any]) -> Signature | None:
+        """What a direct call with arguments like `values` takes (see _direct.signature); None where none can."""
+        return _direct.signature(self, values)
 
     def learn_fast(self) -> None:
-        """After a call: the direct operator, inside the backend's scope where it has one."""
-        if self.fast is not None:
-            return
-        direct = None if self.has_aux else self.direct()
-        if direct is None:
-            self.fast = False
-            return
-        numpy_out = self.point.info.library == "numpy"
-        if self.to_engine == (0,) and numpy_out and len(self.kinds) == 1:
-            # The SciPy user's call (one NumPy x, one NumPy result): one closure.
-            fn, asarray = self.fn, self.b.asarray
-
-            def direct(x: Any, *args: Any) -> Any:
-                return numpy_result(fn(asarray(x), *args)[0][0])
-
-            numpy_out = False
-        elif self.to_engine:  # NumPy arguments of an engine that does not take them: its asarray, one each
-            engine, slots, asarray = direct, self.to_engine, self.b.asarray
-
-            def direct(*args: Any) -> Any:
-                values = list(args)
-                for i in slots:
-                    values[i] = asarray(values[i])
-                return engine(*values)
-
-        if numpy_out:  # NumPy in, NumPy out, writable (JAX's buffers are read-only)
-            inner, one, info = direct, len(self.kinds) == 1, self.point.info
-            back = np.array if self.b.takes_numpy else functools.partial(_arrays.restore_python, info=info)
-
-            def direct(*args: Any) -> Any:
-                out = inner(*args)
-                return back(out) if one else tuple(back(r) for r in out)
-
-        scope, dtype = self.b.scope, self.point.info.dtype
-        if type(self.b).scope is Backend.scope:
-            self.fast = direct
-            return
-
-        def scoped(*args: Any) -> Any:
-            # Asked on every call: the scope follows the engine's state (torch's inference mode, JAX's x64 flag).
-            context = scope(dtype)
-            if type(context) is contextlib.nullcontext:
-                return direct(*args)
-            with context:
-                return direct(*args)
-
-        self.fast = scoped
+        """After a call: the direct call, where the plan has one (see _direct.learn)."""
+        if self.fast is None:
+            self.fast, self.fast_leaves = _direct.learn(self)
 
     def direct(self) -> Callable[..., Any] | None:
-        """The (compiled) operator returning its results as they are (one array each), for arguments
-        already in the engine's library and on its device (or NumPy ones it takes, see takes_numpy);
-        None where a result is a pytree. Valid once a call has taught the plan f(x)'s structure."""
-        if self.output.layout is not None or self.point.layout is not None:
-            return None
-        fn = self.fn
-        if len(self.kinds) == 1:
-            return lambda *args: fn(*args)[0][0]
-        return lambda *args: tuple(r[0] for r in fn(*args))
+        """The (compiled) operator over its flat arguments returning the public results (see _direct.results)."""
+        return _direct.results(self)
 
 
 class Traced:
@@ -473,14 +410,14 @@ class Traced:
         derive, f, static, keep = self.derive, self.f, self.static, self.keep
         complex_x, x_ndim = _complex.is_complex(point.info.dtype), len(point.info.shape)
         unravel = point.unravel
-        # Eager calls of one real array x skip the checks of f(x) once its type and dtype have passed them
-        # (one real array): a compiled operator runs them once, when it is traced.
-        lean = not (b.compiles or complex_x or point.layout is not None)
+        # Eager calls of one real array x (or its leaves in tree form) skip the checks of f(x) once its type
+        # and dtype have passed them (one real array): a compiled operator runs them once, when it is traced.
+        lean = not (b.compiles or complex_x or (point.layout is not None and not point.tree))
         # The complex bookkeeping of a call: made first where a seed may be complex (a cotangent, any seed
         # of a complex x), else only where f(x) is checked.
         new_pairs = functools.partial(_complex.Pairs, operator, complex_x, seed_kinds)
         look = complex_x or OUT in seed_kinds
-        lean_results = _lean_results(b, kinds)
+        lean_results = _lean_results(b, kinds, point.tree)
         checked_outputs: set = set()
 
         def derived(*flat: Any) -> tuple[tuple[Any, ...], ...]:
@@ -491,7 +428,9 @@ class Traced:
                 seeds = cx.seeds(seeds)
             if lean and not (cx is not None and cx.complex_w):
                 missed: list[_complex.Pairs] = []  # the call's bookkeeping, once f(x) has been checked
-                known = _checked_once(f, full, new_pairs if cx is None else cx, output, checked_outputs, missed)
+                known = _checked_once(
+                    f, unravel, full, new_pairs if cx is None else cx, output, checked_outputs, missed
+                )
                 out = derive(b, known, xn, *seeds, *static)
                 out = out if keep is None else (out[keep],)
                 if not missed:  # f(x) is one real array: nothing to put back together
@@ -511,17 +450,24 @@ class Traced:
         return derived
 
 
-def _lean_results(b: Backend, kinds: Sequence[str]) -> Callable[[Sequence[Any], Any], tuple[tuple[Any, ...], ...]]:
-    """The results of a lean call (one real array x, f(x) one real array) as the tuples of their one
-    leaf, those in x's structure in x's dtype and placement (see like_x)."""
-    if kinds == (IN,):  # a gradient: placed as x is, and like_x only where the engine changed the dtype
-        place = b.place_like
+def _lean_results(
+    b: Backend, kinds: Sequence[str], tree: bool
+) -> Callable[[Sequence[Any], Any], tuple[tuple[Any, ...], ...]]:
+    """The results of a lean call (one real array x or, in tree form, the tuple of x's leaves; f(x) one
+    real array) as the tuples of their leaves, those in x's structure in x's dtype and placement (see like_x)."""
+    place = b.place_like
 
-        def gradient(out: Sequence[Any], xn: Any) -> tuple[tuple[Any, ...], ...]:
-            r = out[0]
-            return ((place(r, xn) if r.dtype == xn.dtype else like_x(b, r, IN, xn),),)
+    def like(r: Any, z: Any) -> Any:  # a gradient's leaf placed as x's is; like_x where the engine changed the dtype
+        return place(r, z) if r.dtype == z.dtype else like_x(b, r, IN, z)
 
-        return gradient
+    if tree:
+
+        def leaves(out: Sequence[Any], xn: Any) -> tuple[tuple[Any, ...], ...]:
+            return tuple(tuple(map(like, r, xn)) if kind == IN else (r,) for r, kind in zip(out, kinds))
+
+        return leaves
+    if kinds == (IN,):  # a gradient
+        return lambda out, xn: ((like(out[0], xn),),)
     if len(kinds) == 1:
         (kind,) = kinds
         if kind == HESS:
@@ -532,6 +478,7 @@ def _lean_results(b: Backend, kinds: Sequence[str]) -> Callable[[Sequence[Any], 
 
 def _checked_once(
     f: Callable,
+    unravel: Callable[[Any], Any],
     full: tuple,
     pairs: _complex.Pairs | Callable[[], _complex.Pairs],
     output: Output,
@@ -543,7 +490,7 @@ def _checked_once(
     bookkeeping in `missed`: `pairs` itself, or the one that `pairs` makes."""
 
     def known(z: Any) -> Any:
-        y = f(z, *full)
+        y = f(unravel(z), *full)
         try:
             if (type(y), y.dtype) in checked:
                 return y
@@ -551,7 +498,7 @@ def _checked_once(
             pass
         if not missed:
             missed.append(pairs if isinstance(pairs, _complex.Pairs) else pairs())
-        if _complex.is_complex(_arrays.dtype_name(z)):  # a complex step (see Pairs.function)
+        if not isinstance(z, tuple) and _complex.is_complex(_arrays.dtype_name(z)):  # a complex step (Pairs.function)
             return output(y)
         r = missed[0].real_output(output(y))
         if r is y and output._raw is None:

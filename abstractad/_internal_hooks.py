@@ -43,6 +43,12 @@ class InternalHooks:
         """A context entered around every operator call (e.g. JAX's float64 switch)."""
         return contextlib.nullcontext()
 
+    def has_scope(self, dtype: str) -> bool:
+        """Whether ``scope(dtype)`` can be more than a no-op for `dtype` (JAX's: only for float64 and
+        complex128): where it cannot, a prepared or repeated call does not ask for it. Default: whether
+        the backend overrides scope."""
+        return type(self).scope is not InternalHooks.scope
+
     def nest(self) -> contextlib.AbstractContextManager:
         """A context entered around second-order derivations (e.g. coarser finite-difference steps)."""
         return contextlib.nullcontext()

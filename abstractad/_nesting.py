@@ -53,6 +53,9 @@ class SecondOrder(Wrapper):
     def scope(self, dtype: str) -> Any:
         return entered(self.inner.scope(dtype), self.outer.scope(dtype))
 
+    def has_scope(self, dtype: str) -> bool:
+        return self.inner.has_scope(dtype) or self.outer.has_scope(dtype)
+
     def second_order(self, f: Callable, x: Any) -> tuple[Backend, Callable, Any, Callable[[Any], Any]]:
         if self.same_engine:
             return self.outer, _derive.inner_gradient(self.inner, f), x, lambda a: a

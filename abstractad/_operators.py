@@ -126,6 +126,8 @@ class _Uncacheable(Exception):
 def _key_of(a: Any) -> Hashable:
     """What a plan depends on in an argument; _Uncacheable for an unhashable non-array value."""
     kind = type(a)
+    if kind is np.ndarray:  # the SciPy user's x, first
+        return (kind, a.shape, a.dtype)
     lib = _arrays.library_of(a)
     if lib is not None:
         return _arrays.plan_key(a, lib)
@@ -159,7 +161,21 @@ def apply(
     try:
         if kwargs or has_aux:
             f, args = wrap(f, args, has_aux, kwargs)
-        out = _apply(operator, f, x, seeds, args, backend, option)
+        try:
+            # A flat tuple (hashed once, by the look-up): the operator, f, the backend and each argument's signature.
+            if seeds or args:
+                key = (operator, f, backend, option, len(seeds), _key_of(x), *map(_key_of, seeds), *map(_key_of, args))
+            else:
+                key = (operator, f, backend, option, 0, _key_of(x))
+            plan = PLANS.get(key)
+        except (_Uncacheable, TypeError):
+            key = plan = None
+        if plan is not None:
+            if plan.advice is not None:
+                plan.counted()
+            if plan.fast:  # every array is the engine's own: straight to the (compiled) operator
+                return plan.fast(x, *seeds, *args)
+        out = _apply(operator, f, x, seeds, args, backend, option, key, plan)
         return OPERATIONS[operator].finish(_results(out), True) if has_aux else out
     except Exception as e:
         _errors.add_hint(e)
@@ -169,24 +185,24 @@ def apply(
 
 
 def _apply(
-    operator: str, f: Callable, x: Any, seeds: Sequence[Any], args: Sequence[Any], backend: Any, option: Any
+    operator: str,
+    f: Callable,
+    x: Any,
+    seeds: Sequence[Any],
+    args: Sequence[Any],
+    backend: Any,
+    option: Any,
+    key: Hashable | None,
+    plan: Plan | None,
 ) -> Any:
-    try:
-        # A flat tuple (hashed once, by the dict look-up): the operator, f, the backend and each argument's signature.
-        key = (operator, f, backend, option, len(seeds), _key_of(x), *map(_key_of, seeds), *map(_key_of, args))
-        plan = PLANS.get(key)
-    except (_Uncacheable, TypeError):
-        spec = OPERATIONS[operator]
+    """The call of `apply` that is not a direct one: through the plan found for `key`, a new one (kept
+    for `key`), or an unkept one where the arguments have no key."""
+    spec = OPERATIONS[operator]
+    if key is None:
         return spec.finish(spec.plan(f, x, seeds, args, backend, option).call(x, seeds, args))
     if plan is None:
-        spec = OPERATIONS[operator]
         plan = spec.plan(f, x, seeds, args, backend, option)
         PLANS.put(key, plan)
-    else:
-        if plan.advice is not None:
-            plan.counted()
-        if plan.fast:  # every argument is the engine's own array: straight to the (compiled) operator
-            return plan.fast(x, *seeds, *args)
     if plan.outers and plan.recorded(x, seeds, args):
         return _bridged(operator, f, x, seeds, args, plan.b, option)
     out = plan.call(x, seeds, args)
@@ -303,7 +319,7 @@ class Prepared:
         seeds_and_constants = (_prepared_signature(a, i >= spec.seeds) for i, a in enumerate(args))
         self._signatures = [_prepared_signature(x), *seeds_and_constants]
         self.backend = self._plan.b
-        self._direct = self._plan.native_signature((x, *args))
+        self._direct = self._plan.native_signature((x, *args))  # what a direct call takes (see Signature)
         self._fast: Callable[..., Any] | None = None
         self._counted = self._plan.counted if self._plan.advice is not None else None
 
@@ -327,27 +343,49 @@ class Prepared:
 
     def _first_calls(self, x: Any, args: tuple) -> Any:
         out = self._checked_call(x, args)
-        if self._direct is not None and self._plan.fast and self._matches_direct((x, *args)):
-            # The first call has taught the plan f(x)'s structure: from now on, calls whose arrays
-            # match go straight to the (compiled) operator.
-            self._fast = self._fast_path(self._plan.fast)
+        plan, direct = self._plan, self._direct
+        if direct is not None and plan.fast and plan.fast_leaves is not None:
+            leaves = (x, *args) if direct.spec is None else _tree.flatten((x, *args))[0]
+            if self._matches_direct(leaves):
+                # The first call has taught the plan f(x)'s structure: from now on, calls whose arrays
+                # match go straight to the (compiled) operator.
+                self._fast = self._fast_path(plan.fast_leaves)
         return out
 
-    def _matches_direct(self, values: tuple) -> bool:
-        return len(values) == len(self._direct) and all(
-            type(a) is kind
-            and a.shape == shape
-            and a.dtype == dtype
-            and (device is None or (a.device == device and plain_tensor(a)))
-            for (kind, shape, dtype, device), a in zip(self._direct, values)
+    def _matches_direct(self, leaves: Sequence[Any]) -> bool:
+        """Whether the leaves of (x, *args) are what the direct call was prepared with."""
+        direct = self._direct
+        assert direct is not None
+        return (
+            len(leaves) == direct.count
+            and all(
+                type(a) is kind
+                and a.shape == shape
+                and a.dtype == dtype
+                and (device is None or (a.device == device and plain_tensor(a)))
+                for (kind, shape, dtype, device), a in zip(direct.arrays, map(leaves.__getitem__, direct.take))
+            )
+            and all((a := leaves[i]) is v or (type(a) is type(v) and bool(a == v)) for i, v in direct.fixed)
         )
 
     def _fast_path(self, direct: Callable[..., Any]) -> Callable[..., Any]:
         """A closure that checks the arrays against the prepared ones and calls the operator (the
         scope only where the backend needs one: JAX's float64 switch)."""
-        slow = self._checked_call
-        if len(self._direct) == 1 and self._direct[0][3] is None:
-            ((kind, shape, dtype_, _),) = self._direct
+        slow, signature = self._checked_call, self._direct
+        assert signature is not None
+        matches, arrays = self._matches_direct, signature.arrays
+        if signature.spec is not None:  # pytrees, or constants that are not arrays: one flatten, one check
+            spec, take = signature.spec, signature.take
+
+            def leaves(*values: Any) -> Any:
+                found, structure = _tree.flatten(values)
+                if structure == spec and matches(found):
+                    return direct(*[found[i] for i in take])
+                return slow(values[0], values[1:])
+
+            return leaves
+        if len(arrays) == 1 and arrays[0][3] is None:
+            ((kind, shape, dtype_, _),) = arrays
 
             def one(x: Any, *args: Any) -> Any:
                 if not args and type(x) is kind and x.shape == shape and x.dtype == dtype_:
@@ -355,8 +393,8 @@ class Prepared:
                 return slow(x, args)
 
             return one
-        if len(self._direct) == 2 and self._direct[0][3] is None and self._direct[1][3] is None:
-            ((k1, s1, d1, _), (k2, s2, d2, _)) = self._direct
+        if len(arrays) == 2 and arrays[0][3] is None and arrays[1][3] is None:
+            ((k1, s1, d1, _), (k2, s2, d2, _)) = arrays
 
             def two(x: Any, *args: Any) -> Any:
                 if len(args) == 1:
@@ -367,7 +405,6 @@ class Prepared:
                 return slow(x, args)
 
             return two
-        matches = self._matches_direct
 
         def many(*values: Any) -> Any:
             return direct(*values) if matches(values) else slow(values[0], values[1:])

@@ -51,6 +51,9 @@ class Wrapper(Backend):
     def scope(self, dtype: str) -> Any:
         return self.wrapped.scope(dtype)
 
+    def has_scope(self, dtype: str) -> bool:
+        return self.wrapped.has_scope(dtype)
+
     def nest(self) -> Any:
         return self.wrapped.nest()
 

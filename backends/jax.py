@@ -20,6 +20,8 @@ from abstractad._fallback import Fallback
 from . import _jax_arrays  # noqa: F401  (registers JAX's conversions and namespace)
 
 _WIDE = ("float64", "complex128")
+# The scope of an ordinary call: none (a nullcontext is reusable, and every direct call asks for one).
+_NO_SCOPE = contextlib.nullcontext()
 
 # What jax.jit raises when f needs concrete values (Python control flow on them, NumPy calls, int()).
 UNTRACEABLE: tuple[type[Exception], ...] = (
@@ -162,7 +164,10 @@ class Jax(Backend):
     def scope(self, dtype: str) -> contextlib.AbstractContextManager:
         if dtype in _WIDE and not jax.config.jax_enable_x64:
             return jax.enable_x64(True)  # thread-local, restored on exit (also after an exception)
-        return contextlib.nullcontext()
+        return _NO_SCOPE
+
+    def has_scope(self, dtype: str) -> bool:
+        return dtype in _WIDE  # the float64 switch only
 
     def foreign(self, fn: Any) -> Callable[[Any], Any]:
         """A JAX primitive computing ``fn``, with JVP and transpose rules whose products are

@@ -85,6 +85,24 @@ def test_jax_in_jax_out_dtype_kept() -> None:
     assert not _x64()
 
 
+def test_direct_calls_keep_the_float64_scope() -> None:
+    """Prepared and repeated calls go straight to the compiled operator; the float64 switch is asked
+    for only where it matters (has_scope): float64 NumPy in, float64 out, x64 still off after."""
+    assert Jax().has_scope("float64") and not Jax().has_scope("float32")
+    assert ad.backends.SecondOrder(ad.backends.Autograd(), Jax()).has_scope("float64")
+    b = Jax(compile=True)
+    prepared = ad.prepare("gradient", f, X, backend=b)
+    for k in range(3):
+        x = X + 0.1 * k
+        for got in (prepared(x), ad.gradient(f, x, backend=b)):
+            assert isinstance(got, np.ndarray) and got.dtype == np.float64 and got.flags.writeable
+            assert_close(got, grad_f(x), 1e-12)
+        assert not _x64()
+    assert prepared._fast is not None
+    x32 = X.astype(np.float32)
+    assert_close(ad.prepare("gradient", f, x32, backend=b)(x32), grad_f(X), 1e-5)
+
+
 def test_float64_computed_in_float64_and_config_untouched() -> None:
     seen = []
 

@@ -121,6 +121,114 @@ def test_prepared_fast_path_on_engine_arrays(engine: str) -> None:
             g(to(np.zeros(n + 1, np.float32)))
 
 
+def _tree_loss(p, X, k):
+    """k · Σ tanh(X W + b)²: a parameter dict, an array constant and a float constant."""
+    xp = ad.array_namespace(X)
+    return k * xp.sum(xp.tanh(X @ p["W"] + p["b"]) ** 2)
+
+
+def _tree_gradient(p, X, k):
+    """The analytic gradient of _tree_loss (NumPy)."""
+    h = np.tanh(X @ p["W"] + p["b"])
+    g = 2 * k * h * (1 - h**2)
+    return {"W": X.T @ g, "b": g.sum(0)}
+
+
+@pytest.mark.parametrize("engine", ["torch", "jax", "tensorflow"])
+def test_prepared_fast_path_on_parameter_pytrees(engine: str) -> None:
+    """A dict of engine arrays with array and float constants (a model's parameters): after the first
+    call, matching calls flatten once and go straight to the operator, leaf by leaf; results keep the
+    structure and the engine's arrays; a changed structure, shape or constant still gets the clear error."""
+    if not installed(engine):
+        pytest.skip(f"{engine} is not installed")
+    to = {
+        "torch": lambda a: __import__("torch").tensor(a),
+        "jax": lambda a: __import__("jax.numpy").numpy.asarray(a),
+        "tensorflow": lambda a: __import__("tensorflow").constant(a),
+    }[engine]
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((5, 3))
+    v = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+    for name in (engine, f"{engine}-compiled"):
+        b = BACKENDS[name]()
+        p0 = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+        tree = {k: to(a) for k, a in p0.items()}
+        g = ad.prepare("gradient", _tree_loss, tree, to(X), 0.5, backend=b)
+        vg = ad.prepare("value_and_gradient", _tree_loss, tree, to(X), 0.5, backend=b)
+        hvp = ad.prepare("hvp", _tree_loss, tree, {k: to(a) for k, a in v.items()}, to(X), 0.5, backend=b)
+        for i in range(3):
+            p = {k: a + 0.1 * i for k, a in p0.items()}
+            got = g({k: to(a) for k, a in p.items()}, to(X), 0.5)
+            assert sorted(got) == ["W", "b"] and ad._arrays.library_of(got["W"]) == engine
+            tol = 1e-10 if np.asarray(got["W"]).dtype == np.float64 else 1e-4  # JAX: float32 without x64
+            want = _tree_gradient(p, X, 0.5)
+            for k in want:
+                assert_close(np.asarray(got[k]), want[k], tol)
+            value, grad = vg({k: to(a) for k, a in p.items()}, to(X), 0.5)
+            assert_close(np.asarray(value), 0.5 * np.sum(np.tanh(X @ p["W"] + p["b"]) ** 2), tol)
+            assert_close(np.asarray(grad["b"]), want["b"], tol)
+            # The Hessian-vector product against central differences of the analytic gradient.
+            eps = 1e-6
+            up, down = ({k: p[k] + s * eps * v[k] for k in p} for s in (1, -1))
+            fd = {k: (_tree_gradient(up, X, 0.5)[k] - _tree_gradient(down, X, 0.5)[k]) / (2 * eps) for k in p}
+            got_h = hvp({k: to(a) for k, a in p.items()}, {k: to(a) for k, a in v.items()}, to(X), 0.5)
+            for k in fd:
+                assert_close(np.asarray(got_h[k]), fd[k], max(tol, 1e-6))
+        assert g._fast is not None and hvp._fast is not None  # the direct path is in use
+        with pytest.raises(ValueError, match=r"constant 2 was prepared as 0\.5"):
+            g(tree, to(X), 2.0)
+        with pytest.raises(ValueError, match="pytree"):
+            g({"W": to(np.zeros((3, 3))), "b": tree["b"]}, to(X), 0.5)
+        with pytest.raises(TypeError, match="pytree"):
+            g({"W": tree["W"]}, to(X), 0.5)
+        # The checks do not stop at the first call: a wrong leaf later still falls back to them.
+        assert_close(np.asarray(g(tree, to(X), 0.5)["W"]), _tree_gradient(p0, X, 0.5)["W"], tol)
+
+
+def test_prepared_parameter_pytree_that_requires_grad_stays_in_the_graph() -> None:
+    """torch leaves that require grad skip the direct path (it takes plain tensors only): the gradient is
+    recorded, and backward() through it gives the mixed second derivative, as a plain call's would."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    X = torch.tensor(rng.standard_normal((4, 3)))
+    tree = {"W": torch.tensor(rng.standard_normal((3, 2))), "b": torch.tensor(rng.standard_normal(2))}
+    g = ad.prepare("gradient", _tree_loss, tree, X, 1.0, backend="torch")
+    g(tree, X, 1.0)
+    g(tree, X, 1.0)  # the direct path is learned for plain tensors
+    assert g._fast is not None
+    live = {k: a.clone().requires_grad_(True) for k, a in tree.items()}
+    got = g(live, X, 1.0)
+    assert got["b"].requires_grad
+    got["b"].sum().backward()
+    ref = {k: a.clone().requires_grad_(True) for k, a in tree.items()}
+    (gb,) = torch.autograd.grad(_tree_loss(ref, X, 1.0), [ref["b"]], create_graph=True)
+    gb.sum().backward()
+    for k in tree:
+        assert_close(live[k].grad.numpy(), ref[k].grad.numpy(), 1e-12)
+    assert not any(a.requires_grad for a in tree.values())  # nothing of the user's changed
+
+
+@pytest.mark.parametrize("engine", ["torch", "jax"])
+def test_unprepared_pytree_calls_take_the_direct_path(engine: str) -> None:
+    """Repeated unprepared calls with a parameter dict find their plan by its key, then flatten once
+    and call the operator: the plan has learned a direct call, and values stay right at new points."""
+    if not installed(engine):
+        pytest.skip(f"{engine} is not installed")
+    to = {"torch": lambda a: __import__("torch").tensor(a), "jax": lambda a: __import__("jax.numpy").numpy.asarray(a)}[
+        engine
+    ]
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((5, 3))
+    for _ in range(3):
+        p = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+        got = ad.gradient(_tree_loss, {k: to(a) for k, a in p.items()}, to(X), 0.25, backend=engine)
+        want = _tree_gradient(p, X, 0.25)
+        for k in want:
+            assert_close(np.asarray(got[k]), want[k], 1e-10 if np.asarray(got[k]).dtype == np.float64 else 1e-4)
+    plans = [plan for key, plan in list(_operators.PLANS._data.items()) if key[:2] == ("gradient", _tree_loss)]
+    assert plans and all(plan.fast for plan in plans)
+
+
 def test_prepared_pytrees() -> None:
     x = {"a": np.array([1.0, 2.0]), "b": [np.array(3.0)]}
 
