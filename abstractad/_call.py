@@ -147,7 +147,7 @@ class Plan:
     The operator takes one flat list of the engine's arrays (x, or its leaves in tree form; each seed,
     or its leaves; the array constants) and returns, per result, the tuple of its leaves."""
 
-    # Whether NumPy float arguments may go straight to the direct operator (see native_signature).
+    # Whether NumPy float arguments may go straight to the direct operator (see _direct.signature).
     numpy_direct: ClassVar[bool] = True
 
     def __init__(
@@ -201,8 +201,9 @@ class Plan:
         self.fast_leaves: Callable[..., Any] | None = None
         # Eager calls of an engine whose eager calls are slow are counted, for one note (see counted).
         self.calls, self.advice = 0, b.eager_advice()
-        self.signature = native = self.native_signature(arguments.values)
-        self.native = native is not None
+        # What a direct call takes (None: no direct call for arguments like these).
+        self.signature: Signature | None = _direct.signature(self, arguments.values)
+        native = self.signature
         # The operator's arguments that a direct call converts: NumPy arrays, where the engine does not take them.
         self.to_engine = (
             ()
@@ -251,7 +252,7 @@ class Plan:
         with self.b.scope(self.point.info.dtype):
             out = self.fn(*self.flat_arguments(x, seeds, args))
         results = tuple(map(self.result, out, self.kinds))
-        if self.native and self.fast is None:
+        if self.signature is not None and self.fast is None:
             self.learn_fast()
         return results
 
@@ -319,10 +320,6 @@ class Plan:
             _errors.EagerWarning,
             stacklevel=_errors.user_stacklevel(),
         )
-
-    def native_signature(self, values: Sequence[Any]) -> Signature | None:
-        """What a direct call with arguments like `values` takes (see _direct.signature); None where none can."""
-        return _direct.signature(self, values)
 
     def learn_fast(self) -> None:
         """After a call: the direct call, where the plan has one (see _direct.learn)."""
@@ -418,6 +415,8 @@ class Traced:
         new_pairs = functools.partial(_complex.Pairs, operator, complex_x, seed_kinds)
         look = complex_x or OUT in seed_kinds
         lean_results = _lean_results(b, kinds, point.tree)
+        # f on the engine's x: the tuple of leaves in tree form rebuilt into x's pytree first.
+        at_x = (lambda z, *full: f(unravel(z), *full)) if point.tree else f
         checked_outputs: set = set()
 
         def derived(*flat: Any) -> tuple[tuple[Any, ...], ...]:
@@ -428,9 +427,7 @@ class Traced:
                 seeds = cx.seeds(seeds)
             if lean and not (cx is not None and cx.complex_w):
                 missed: list[_complex.Pairs] = []  # the call's bookkeeping, once f(x) has been checked
-                known = _checked_once(
-                    f, unravel, full, new_pairs if cx is None else cx, output, checked_outputs, missed
-                )
+                known = _checked_once(at_x, full, new_pairs if cx is None else cx, output, checked_outputs, missed)
                 out = derive(b, known, xn, *seeds, *static)
                 out = out if keep is None else (out[keep],)
                 if not missed:  # f(x) is one real array: nothing to put back together
@@ -478,7 +475,6 @@ def _lean_results(
 
 def _checked_once(
     f: Callable,
-    unravel: Callable[[Any], Any],
     full: tuple,
     pairs: _complex.Pairs | Callable[[], _complex.Pairs],
     output: Output,
@@ -490,7 +486,7 @@ def _checked_once(
     bookkeeping in `missed`: `pairs` itself, or the one that `pairs` makes."""
 
     def known(z: Any) -> Any:
-        y = f(unravel(z), *full)
+        y = f(z, *full)
         try:
             if (type(y), y.dtype) in checked:
                 return y

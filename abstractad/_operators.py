@@ -319,7 +319,7 @@ class Prepared:
         seeds_and_constants = (_prepared_signature(a, i >= spec.seeds) for i, a in enumerate(args))
         self._signatures = [_prepared_signature(x), *seeds_and_constants]
         self.backend = self._plan.b
-        self._direct = self._plan.native_signature((x, *args))  # what a direct call takes (see Signature)
+        self._direct = self._plan.signature  # what a direct call takes: learned from (x, *seeds, *constants)
         self._fast: Callable[..., Any] | None = None
         self._counted = self._plan.counted if self._plan.advice is not None else None
 

@@ -89,17 +89,21 @@ def test_prepared_calls_check_shapes_dtypes_and_constants() -> None:
         g(s.x, 3.0)  # a non-array constant is part of what was prepared
 
 
+# A NumPy array as each engine's own (imported when used: the engine may not be installed).
+_ENGINE_ARRAY = {
+    "torch": lambda a: __import__("torch").tensor(a),
+    "jax": lambda a: __import__("jax.numpy").numpy.asarray(a),
+    "tensorflow": lambda a: __import__("tensorflow").constant(a),
+}
+
+
 @pytest.mark.parametrize("engine", ["torch", "jax", "tensorflow"])
 def test_prepared_fast_path_on_engine_arrays(engine: str) -> None:
     """Engine arrays in: after the first call, matching calls go straight to the operator, and still
     give the right values at new points; a mismatch still gets the clear error."""
     if not installed(engine):
         pytest.skip(f"{engine} is not installed")
-    to = {
-        "torch": lambda a: __import__("torch").tensor(a),
-        "jax": lambda a: __import__("jax.numpy").numpy.asarray(a),
-        "tensorflow": lambda a: __import__("tensorflow").constant(a),
-    }[engine]
+    to = _ENGINE_ARRAY[engine]
     s = SCENARIOS["rosenbrock"].astype(np.float32)
     for name in (engine, f"{engine}-compiled"):
         g = ad.prepare("gradient", s.f, to(s.x), backend=BACKENDS[name]())
@@ -141,11 +145,7 @@ def test_prepared_fast_path_on_parameter_pytrees(engine: str) -> None:
     structure and the engine's arrays; a changed structure, shape or constant still gets the clear error."""
     if not installed(engine):
         pytest.skip(f"{engine} is not installed")
-    to = {
-        "torch": lambda a: __import__("torch").tensor(a),
-        "jax": lambda a: __import__("jax.numpy").numpy.asarray(a),
-        "tensorflow": lambda a: __import__("tensorflow").constant(a),
-    }[engine]
+    to = _ENGINE_ARRAY[engine]
     rng = np.random.default_rng(1)
     X = rng.standard_normal((5, 3))
     v = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
@@ -214,9 +214,7 @@ def test_unprepared_pytree_calls_take_the_direct_path(engine: str) -> None:
     and call the operator: the plan has learned a direct call, and values stay right at new points."""
     if not installed(engine):
         pytest.skip(f"{engine} is not installed")
-    to = {"torch": lambda a: __import__("torch").tensor(a), "jax": lambda a: __import__("jax.numpy").numpy.asarray(a)}[
-        engine
-    ]
+    to = _ENGINE_ARRAY[engine]
     rng = np.random.default_rng(4)
     X = rng.standard_normal((5, 3))
     for _ in range(3):
