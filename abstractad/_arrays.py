@@ -299,6 +299,12 @@ def to_numpy(a: Any) -> np.ndarray:
     return own(a) if own is not None else np.asarray(a)
 
 
+def numpy_converter(library: str | None) -> Callable[[Any], np.ndarray]:
+    """`to_numpy` for the arrays of one engine's library, its converter looked up once."""
+    own = None if library == "autograd" else _converters(library).to_numpy
+    return to_numpy if own is None else own
+
+
 def convert(a: Any, library: str, device: Any = None) -> Any:
     """`a` as an array of `library` ("numpy", "jax", "torch", "tensorflow") on `device`.
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import _arrays, _bridge, _complex, _derive, _direct, _errors, _tree
 from ._backend import COMPILED, Backend, cache_key, resolve
-from ._convert import follow, ravel_seed, to_argument, to_native
+from ._convert import engine_library, follow, ravel_seed, to_argument, to_native
 from ._direct import Signature
 from ._structure import AUX, HESS, IN, OUT, Output, Point, build_result, check_seed, like_x, split_result
 from ._tree import Layout
@@ -507,7 +507,7 @@ def _checked_once(
 def _outer_backends(b: Backend, leaves: Sequence[Any]) -> dict[str, Backend]:
     """Other engines' arrays among the arguments, by library: where one is traced or recorded by its
     engine (see Backend.records), the call becomes that engine's primitive (see Plan.recorded)."""
-    own, engine = _arrays.library_of(b.asarray(np.zeros(1, dtype=np.float32))), _engine(b)
+    own, engine = engine_library(b), _engine(b)
     others = {_arrays.library_of(a): a for a in leaves}
     return {
         lib: outer

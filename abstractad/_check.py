@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _arrays, _tree
 from ._backend import Backend, installed_backends, resolve
+from ._convert import engine_library
 from ._operators import SPECS, wrap
 from ._structure import Point
 from ._wrapper import Wrapper
@@ -504,7 +505,7 @@ def _judge_by_consensus(
 def _runs_on(b: Backend, f: Callable, x: Any, args: tuple) -> str | None:
     """None where `f` runs on the backend's arrays (x and the array constants converted as an operator
     converts them), else the reason its rows are skipped."""
-    own = _arrays.library_of(b.asarray(np.zeros(1, dtype=np.float32)))
+    own = engine_library(b)
     leaves = _tree.flatten((x, args))[0]
     if all(_arrays.library_of(a) in (own, None) for a in leaves):
         return None  # f gets what the user gave it

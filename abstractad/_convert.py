@@ -5,7 +5,7 @@ and constants in x's library where the backend computes on it."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,22 @@ def numpy_result(a: Any) -> np.ndarray:
     if isinstance(out, np.generic):
         return np.asarray(out)
     return out if out.flags.writeable else out.copy()
+
+
+def engine_library(b: Backend) -> str | None:
+    """The array library of the backend's own arrays ("torch" for Torch, "numpy" for Autograd)."""
+    return _arrays.library_of(b.asarray(np.zeros(1, dtype=np.float32)))
+
+
+def numpy_results(library: str | None) -> Callable[[Any], np.ndarray]:
+    """numpy_result for the arrays of one library, its converter looked up once (a direct call's)."""
+    own = _arrays.numpy_converter(library)
+
+    def result(a: Any) -> np.ndarray:
+        out = own(a)
+        return out if type(out) is np.ndarray and out.flags.writeable else numpy_result(out)
+
+    return result
 
 
 def ravel_seed(b: Backend, leaves: Sequence[Any], layout: Layout, dtype: str) -> Any:

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _arrays, _tree
 from ._backend import Backend
-from ._convert import numpy_float, numpy_result, plain_tensor
+from ._convert import engine_library, numpy_float, numpy_results, plain_tensor
 from ._structure import IN, OUT
 
 # The functions below take a ``_call.Plan`` (typed Any here: _call imports this module).
@@ -56,7 +56,7 @@ def signature(plan: Plan, values: Sequence[Any]) -> Signature | None:
     # x's and the seeds' leaves come first: each must be an array (a Python float x is converted).
     count = (plan.x_count or 1) + sum(1 if c is None else c for c in plan.seed_counts)
     b = plan.b
-    lib = _arrays.library_of(b.asarray(np.zeros(1, dtype=np.float32)))
+    lib = engine_library(b)
     # NumPy float arrays go straight in (jax.jit), or through the backend's asarray (zero copy on torch).
     numpy = plan.numpy_direct and lib != "numpy"
     arrays, take, fixed = [], [], []
@@ -88,10 +88,10 @@ def learn(plan: Plan) -> tuple[Callable[..., Any] | bool, Callable[..., Any] | N
     b, one = plan.b, len(plan.kinds) == 1
     if plan.to_engine == (0,) and numpy_out and one:
         # The SciPy user's call (one NumPy x, one NumPy result): one closure.
-        fn, asarray = plan.fn, b.asarray
+        fn, asarray, back = plan.fn, b.asarray, numpy_results(engine_library(b))
 
         def direct(x: Any, *args: Any) -> Any:
-            return numpy_result(fn(asarray(x), *args)[0][0])
+            return back(fn(asarray(x), *args)[0][0])
 
         numpy_out = False
     elif plan.to_engine:  # NumPy arguments of an engine that does not take them: its asarray, one each
