@@ -1,4 +1,5 @@
-"""Backends every test runs on: each installed engine, forced modes, and custom backends written here."""
+"""Backends every test runs on: each installed engine, forced modes, and custom backends written here; and the
+engines' shared test problem."""
 
 from __future__ import annotations
 
@@ -115,3 +116,34 @@ def engines() -> list[str]:
 def engine_class(engine: str) -> type[ad.Backend]:
     """The backend class of an engine of `engines()`, taken from its default entry in BACKENDS."""
     return type(BACKENDS[engine]())
+
+
+# The engines' shared test problem (test_conformance, test_torch, test_jax): f scalar-valued, g array-valued.
+X = np.array([0.3, -1.2, 2.0])
+A = np.array([[1.0, 2.0, 0.5], [-1.0, 0.0, 3.0]])
+V = np.array([0.5, -1.0, 2.0])  # a tangent, shape of x
+W = np.array([1.5, -0.5])  # a cotangent, shape of g(x)
+
+
+def f(x: Any) -> Any:
+    """sum(sin(x) x²): gradient cos(x) x² + 2x sin(x), Hessian diagonal (2 - x²) sin(x) + 4x cos(x)."""
+    xp = ad.array_namespace(x)
+    return xp.sum(xp.sin(x) * x**2)
+
+
+def grad_f(x: np.ndarray) -> np.ndarray:
+    return np.cos(x) * x**2 + 2 * x * np.sin(x)
+
+
+def hess_f(x: np.ndarray) -> np.ndarray:
+    return np.diag((2 - x**2) * np.sin(x) + 4 * x * np.cos(x))
+
+
+def g(x: Any, a: Any) -> Any:
+    """a @ tanh(x): Jacobian a * (1 - tanh(x)²)."""
+    xp = ad.array_namespace(x)
+    return xp.matmul(a, xp.tanh(x))
+
+
+def jac_g(x: np.ndarray, a: np.ndarray) -> np.ndarray:
+    return a * (1 - np.tanh(x) ** 2)[None, :]

@@ -8,34 +8,9 @@ import dataclasses
 
 import numpy as np
 import pytest
-from _support import BACKENDS, assert_close, engine_class, engines
+from _support import BACKENDS, A, V, W, X, assert_close, engine_class, engines, f, g, grad_f, jac_g
 
 import abstractad as ad
-
-X = np.array([0.3, -1.2, 2.0])
-A = np.array([[1.0, 2.0, 0.5], [-1.0, 0.0, 3.0]])
-V = np.array([0.5, -1.0, 2.0])  # a tangent, shape of x
-W = np.array([1.5, -0.5])  # a cotangent, shape of g(x)
-
-
-def f(x):
-    """sum(sin(x) x²): gradient cos(x) x² + 2x sin(x)."""
-    xp = ad.array_namespace(x)
-    return xp.sum(xp.sin(x) * x**2)
-
-
-def grad_f(x):
-    return np.cos(x) * x**2 + 2 * x * np.sin(x)
-
-
-def g(x, a):
-    """a @ tanh(x): Jacobian a * (1 - tanh(x)²)."""
-    xp = ad.array_namespace(x)
-    return xp.matmul(a, xp.tanh(x))
-
-
-def jac_g(x, a):
-    return a * (1 - np.tanh(x) ** 2)[None, :]
 
 
 def exp_times(t):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _support import assert_close
+from _support import assert_close, f, grad_f, hess_f
 
 import abstractad as ad
 from abstractad import _arrays
@@ -28,19 +28,6 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GP
 jax_gpu = pytest.mark.skipif(not (torch.cuda.is_available() and _jax_gpu()), reason="needs a CUDA GPU and JAX on it")
 
 X = np.array([0.3, -1.2, 2.0, 0.7])
-
-
-def f(x):
-    xp = ad.array_namespace(x)
-    return xp.sum(xp.sin(x) * x**2)
-
-
-def grad_f(x: np.ndarray) -> np.ndarray:
-    return np.cos(x) * x**2 + 2 * x * np.sin(x)
-
-
-def hess_f(x: np.ndarray) -> np.ndarray:
-    return np.diag(-np.sin(x) * x**2 + 4 * x * np.cos(x) + 2 * np.sin(x))
 
 
 @jax_gpu

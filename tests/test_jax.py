@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _support import assert_close
+from _support import A, X, assert_close, f, g, grad_f, hess_f, jac_g
 
 import abstractad as ad
 
@@ -14,32 +14,6 @@ jax = pytest.importorskip("jax")
 jnp = jax.numpy
 Jax = ad.backends.Jax
 CompileFallbackWarning = pytest.importorskip("abstractad.backends.jax").CompileFallbackWarning
-
-X = np.array([0.3, -1.2, 2.0])
-A = np.array([[1.0, 2.0, 0.5], [-1.0, 0.0, 3.0]])
-
-
-def f(x):
-    """sum(sin(x) x²): gradient cos(x) x² + 2x sin(x), Hessian diagonal (2 - x²) sin(x) + 4x cos(x)."""
-    xp = ad.array_namespace(x)
-    return xp.sum(xp.sin(x) * x**2)
-
-
-def grad_f(x):
-    return np.cos(x) * x**2 + 2 * x * np.sin(x)
-
-
-def hess_f(x):
-    return np.diag((2 - x**2) * np.sin(x) + 4 * x * np.cos(x))
-
-
-def g(x, a):
-    """a @ tanh(x): Jacobian a * (1 - tanh(x)²)."""
-    return a @ jnp.tanh(x)
-
-
-def jac_g(x, a):
-    return a * (1 - np.tanh(x) ** 2)[None, :]
 
 
 def tol(dtype) -> float:

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _support import assert_close
+from _support import assert_close, f, grad_f, hess_f
 
 import abstractad as ad
 from abstractad.testing import SCENARIOS, Scenario
@@ -20,20 +20,6 @@ TensorFlow = ad.backends.TensorFlow
 X = np.array([0.3, -1.2, 2.0, 0.7])
 A = np.random.default_rng(0).standard_normal((3, 4))
 BACKENDS = [TensorFlow(), TensorFlow(mode="forward"), TensorFlow(mode="reverse"), TensorFlow(compile=True)]
-
-
-def f(x):
-    """sum(sin(x) x²): gradient cos(x) x² + 2x sin(x), Hessian diagonal (2 - x²) sin(x) + 4x cos(x)."""
-    xp = ad.array_namespace(x)
-    return xp.sum(xp.sin(x) * x**2)
-
-
-def grad_f(x: np.ndarray) -> np.ndarray:
-    return np.cos(x) * x**2 + 2 * x * np.sin(x)
-
-
-def hess_f(x: np.ndarray) -> np.ndarray:
-    return np.diag((2 - x**2) * np.sin(x) + 4 * x * np.cos(x))
 
 
 def curve(x, a):
