@@ -187,8 +187,10 @@ def value_and_vjp(b: Backend, f: Callable, x: Array, w: Array) -> tuple[Array, A
     return y, pb(cast_seed(b, w, y, "cotangent w", "f(x)"))
 
 
-# check_scalar for each operator: made once (every eager gradient hands one to its backend).
-_SCALAR_CHECKS: dict[str, Callable[[Array], None]] = {}
+@functools.cache
+def _scalar_check(operator: str) -> Callable[[Array], None]:
+    """check_scalar for `operator`, made once: every eager gradient hands one to its backend."""
+    return functools.partial(check_scalar, operator)
 
 
 def value_and_gradient(b: Backend, f: Callable, x: Array, operator: str = "gradient") -> tuple[Array, Array]:
@@ -202,10 +204,7 @@ def value_and_gradient(b: Backend, f: Callable, x: Array, operator: str = "gradi
             return y, b.namespace(cols).reshape(cols, shape(x))
         y, pb = transposed
     else:
-        check = _SCALAR_CHECKS.get(operator)
-        if check is None:
-            check = _SCALAR_CHECKS[operator] = functools.partial(check_scalar, operator)
-        fast = b.value_and_gradient(f, x, check)
+        fast = b.value_and_gradient(f, x, _scalar_check(operator))
         if fast is not None:
             return fast
         y, pb = b.pullback(f, x)

@@ -118,7 +118,8 @@ def engine_class(engine: str) -> type[ad.Backend]:
     return type(BACKENDS[engine]())
 
 
-# The engines' shared test problem (test_conformance, test_torch, test_jax): f scalar-valued, g array-valued.
+# The engines' shared test problem (test_conformance, test_torch, test_jax; f and its references also
+# test_tensorflow and test_cuda, at their own x): f scalar-valued, g array-valued.
 X = np.array([0.3, -1.2, 2.0])
 A = np.array([[1.0, 2.0, 0.5], [-1.0, 0.0, 3.0]])
 V = np.array([0.5, -1.0, 2.0])  # a tangent, shape of x
